@@ -1,0 +1,103 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CometMpm;
+
+/// <summary>
+/// Settings of a Comet MPM client, bound from the <c>CometMpm</c> configuration section.
+/// Every setting of the Python SDK has a counterpart here; its <c>COMET_*</c> environment
+/// variable is honoured too, and explicit configuration wins over the environment.
+/// </summary>
+public sealed class CometMpmOptions
+{
+    /// <summary>The configuration section the options are bound from: <c>CometMpm</c>.</summary>
+    public const string SectionName = "CometMpm";
+
+    /// <summary>The name of the <see cref="System.Net.Http.HttpClient"/> the client asks <c>IHttpClientFactory</c> for.
+    /// Configure it (proxy, certificates, primary handler) with <c>services.AddHttpClient(CometMpmOptions.HttpClientName)</c>.</summary>
+    public const string HttpClientName = "CometMpm";
+
+    /// <summary>The Comet API key (<c>COMET_API_KEY</c>). Required unless <see cref="Disabled"/>.
+    /// A key of the form <c>key*base64(json)</c> may carry the server's <c>baseUrl</c>. It is a secret:
+    /// the library never logs it.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>The Comet workspace of the model (<c>COMET_MPM_WORKSPACE_NAME</c>). Required.</summary>
+    public string? WorkspaceName { get; set; }
+
+    /// <summary>The model's name in MPM (<c>COMET_MPM_MODEL_NAME</c>). Required.</summary>
+    public string? ModelName { get; set; }
+
+    /// <summary>The model's version in MPM (<c>COMET_MPM_MODEL_VERSION</c>). Required.</summary>
+    public string? ModelVersion { get; set; }
+
+    /// <summary>The Comet server URL (<c>COMET_URL_OVERRIDE</c> or <c>COMET_URL</c>). Only its scheme, host and port
+    /// are used, as in the Python SDK; when unset, the <c>baseUrl</c> inside the API key or
+    /// <c>https://www.comet.com/</c> is used.</summary>
+    public Uri? UrlOverride { get; set; }
+
+    /// <summary>The path of the MPM API on the server (<c>COMET_MPM_BASE_PATH</c>). Default <c>/mpm/</c>.</summary>
+    public string BasePath { get; set; } = "/mpm/";
+
+    /// <summary>When true nothing is sent and no network call is made (<c>COMET_MPM_DISABLED</c>);
+    /// logging calls return <see cref="LogStatus.Disabled"/>.</summary>
+    public bool Disabled { get; set; }
+
+    /// <summary>The largest number of events (predictions and labels together) in one batch
+    /// (<c>COMET_MPM_MAX_BATCH_SIZE</c>, alias <c>MPM_MAX_BATCH_SIZE</c>). Default 1000.</summary>
+    [Range(1, 100_000)]
+    public int MaxBatchSize { get; set; } = 1000;
+
+    /// <summary>The longest time an event waits in an unfilled batch before the batch is sent
+    /// (<c>COMET_MPM_MAX_BATCH_TIME</c> in seconds, alias <c>MPM_MAX_BATCH_TIME</c>). Default 60 s.</summary>
+    public TimeSpan MaxBatchTime { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long ending the client (or stopping the host) may spend sending what is still queued
+    /// (<c>COMET_MPM_JOIN_TIMEOUT</c> in seconds). Default 30 s.</summary>
+    public TimeSpan EndTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The timeout of one HTTP attempt (<c>COMET_MPM_BATCH_SENDING_TIMEOUT</c> in seconds). Default 300 s.</summary>
+    public TimeSpan BatchSendingTimeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>When true a failed start-up health check fails application start
+    /// (<c>COMET_MPM_RAISE_ON_ERROR_DURING_INIT</c>); otherwise it is logged and, when the backend answered
+    /// with an error status, the client is disabled as in the Python SDK.</summary>
+    public bool RaiseOnErrorDuringInit { get; set; }
+
+    /// <summary>The longest time the start-up health check (<c>GET /mpm/isAlive/ping</c>) may take. Default 5 s.</summary>
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The size of the pieces a large CSV upload is cut into, in MiB (<c>COMET_MPM_CSV_CHUNK_SIZE_MB</c>). Default 100.</summary>
+    [Range(1, 10_000)]
+    public int CsvChunkSizeMb { get; set; } = 100;
+
+    /// <summary>The number of events the in-memory queue holds before <see cref="FullQueuePolicy"/> applies. Default 100,000.</summary>
+    [Range(1, 10_000_000)]
+    public int QueueCapacity { get; set; } = 100_000;
+
+    /// <summary>What happens to an event logged while the queue is full. Default <see cref="CometMpm.FullQueuePolicy.DropNewest"/>.</summary>
+    public FullQueuePolicy FullQueuePolicy { get; set; } = FullQueuePolicy.DropNewest;
+
+    /// <summary>How many times a failed batch request is retried (on 408, 429, 5xx, timeouts and connection errors). Default 5.</summary>
+    [Range(0, 100)]
+    public int MaxRetryAttempts { get; set; } = 5;
+
+    /// <summary>The first retry delay; later ones grow exponentially, with jitter, up to <see cref="RetryMaxDelay"/>. Default 1 s.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest delay between two attempts, including one asked for by <c>Retry-After</c>. Default 60 s.</summary>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>When true, invalid input makes the logging call throw <see cref="ArgumentException"/> instead of
+    /// returning <see cref="LogStatus.InvalidInput"/>. Meant for tests and development.</summary>
+    public bool ThrowOnInvalidInput { get; set; }
+}
+
+/// <summary>What the client does with an event logged while its queue is full.</summary>
+public enum FullQueuePolicy
+{
+    /// <summary>The new event is refused (<see cref="LogStatus.QueueFull"/>) and counted as dropped (<c>queue_full</c>).</summary>
+    DropNewest = 0,
+
+    /// <summary>The new event is accepted and the oldest queued event is dropped and counted (<c>queue_full</c>).</summary>
+    DropOldest = 1,
+}

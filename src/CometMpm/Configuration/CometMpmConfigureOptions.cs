@@ -1,0 +1,31 @@
+using CometMpm.DependencyInjection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace CometMpm.Configuration;
+
+/// <summary>
+/// Fills the options from the <c>COMET_*</c> environment variables, then from configuration (the
+/// <c>CometMpm</c> section, or the section given to <c>AddCometMpm</c>), so configuration wins.
+/// Registered once and before any code-based configuration, which therefore wins over both.
+/// </summary>
+internal sealed class CometMpmConfigureOptions(
+    IEnumerable<CometMpmRegistration> registrations,
+    EnvironmentErrors environmentErrors,
+    IConfiguration? configuration = null) : IConfigureNamedOptions<CometMpmOptions>
+{
+    public void Configure(CometMpmOptions options) => Configure(Options.DefaultName, options);
+
+    public void Configure(string? name, CometMpmOptions options)
+    {
+        name ??= Options.DefaultName;
+        EnvironmentSettings.Apply(options, Environment.GetEnvironmentVariable, environmentErrors.Reset(name));
+
+        var explicitSection = registrations.LastOrDefault(r => r.Name == name && r.Section is not null)?.Section;
+        var section = explicitSection ?? configuration?.GetSection(CometMpmOptions.SectionName);
+        if (section is not null)
+        {
+            section.Bind(options);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using CometMpm;
+using CometMpm.Configuration;
+using CometMpm.DependencyInjection;
+using CometMpm.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the Comet MPM client.</summary>
+public static class CometMpmServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="ICometMpm"/> (a singleton bound to the <c>CometMpm</c> configuration section and the
+    /// <c>COMET_*</c> environment variables) and the hosted service that sends its batches. Calling it again is harmless.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddCometMpm(this IServiceCollection services) => AddCometMpmCore(services, section: null, configure: null);
+
+    /// <summary>Registers the Comet MPM client and configures it in code; the code wins over configuration and environment.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets options.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddCometMpm(this IServiceCollection services, Action<CometMpmOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return AddCometMpmCore(services, section: null, configure);
+    }
+
+    /// <summary>Registers the Comet MPM client bound to the given configuration section instead of <c>CometMpm</c>.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The section holding the options.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddCometMpm(this IServiceCollection services, IConfigurationSection configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return AddCometMpmCore(services, configuration, configure: null);
+    }
+
+    private static IServiceCollection AddCometMpmCore(IServiceCollection services, IConfiguration? section, Action<CometMpmOptions>? configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var name = Options.Options.DefaultName;
+
+        // Per-attempt timeouts come from the Polly pipeline. The factory's default request logging is removed:
+        // its structured state carries raw header values at Trace level, the API key among them.
+        services.AddHttpClient(CometMpmOptions.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers();
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<CometMpmMetrics>();
+        services.TryAddSingleton<EnvironmentErrors>();
+        services.TryAddSingleton<CometMpmClientFactory>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CometMpmOptions>, CometMpmOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<CometMpmOptions>, CometMpmConfigureOptions>());
+        services.TryAddSingleton<ICometMpm>(sp => sp.GetRequiredService<CometMpmClientFactory>().Get(name));
+
+        if (!services.Any(d => d.ServiceType == typeof(CometMpmRegistration) && d.ImplementationInstance is CometMpmRegistration r && r.Name == name && r.Section == section))
+        {
+            services.AddSingleton(new CometMpmRegistration(name, section));
+        }
+
+        // First in the collection, so that it stops after the application's other hosted services.
+        if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(CometMpmHostedService)))
+        {
+            services.Insert(0, ServiceDescriptor.Singleton<IHostedService, CometMpmHostedService>());
+        }
+
+        var builder = services.AddOptions<CometMpmOptions>(name).ValidateOnStart();
+        if (configure is not null)
+        {
+            builder.Configure(configure);
+        }
+
+        return services;
+    }
+}

@@ -1,0 +1,14 @@
+namespace CometMpm.Diagnostics;
+
+/// <summary>Why an event did not reach the backend; the value of the <c>reason</c> tag of <c>cometmpm.events.dropped</c>.</summary>
+internal static class DropReason
+{
+    public const string QueueFull = "queue_full";
+    public const string Invalid = "invalid";
+    public const string SampledOut = "sampled_out";
+    public const string SendFailed = "send_failed";
+    public const string Shutdown = "shutdown";
+    public const string Disabled = "disabled";
+    public const string Unauthorized = "unauthorized";
+    public const string Ended = "ended";
+}

@@ -1,0 +1,36 @@
+using CometMpm.Diagnostics;
+
+namespace CometMpm.Pipeline;
+
+/// <summary>The client registered when <see cref="CometMpmOptions.Disabled"/> is set: it makes no network call and queues nothing.</summary>
+internal sealed class DisabledCometMpm(CometMpmMetrics metrics) : ICometMpm
+{
+    private static readonly LogResult Refused = LogResult.Rejected(LogStatus.Disabled, "Comet MPM is disabled by configuration (CometMpm:Disabled or COMET_MPM_DISABLED); nothing is sent.");
+
+    public bool HasLoggingError => false;
+
+    public IReadOnlyList<CometMpmLoggingError> GetLoggingErrors(bool clear = true) => [];
+
+    public LogResult LogEvent(string predictionId, IReadOnlyDictionary<string, object?>? inputFeatures = null, IReadOnlyDictionary<string, object?>? outputFeatures = null, IReadOnlyDictionary<string, object?>? labels = null, DateTimeOffset? timestamp = null) => Refuse();
+
+    [Obsolete("See ICometMpm.")]
+    public LogResult LogEvent(string predictionId, IReadOnlyDictionary<string, object?>? inputFeatures, object? outputValue, double? outputProbability, IReadOnlyDictionary<string, object?>? outputFeatures = null, IReadOnlyDictionary<string, object?>? labels = null, DateTimeOffset? timestamp = null) => Refuse();
+
+    public LogResult LogLabel(string predictionId, IReadOnlyDictionary<string, object?>? labels, DateTimeOffset? timestamp = null) => Refuse();
+
+    [Obsolete("See ICometMpm.")]
+    public LogResult LogLabel(string predictionId, object? label, IReadOnlyDictionary<string, object?>? labels = null, DateTimeOffset? timestamp = null) => Refuse();
+
+    public Task<bool> FlushAsync(CancellationToken cancellationToken = default) => Task.FromResult(true);
+
+    public Task<bool> EndAsync(TimeSpan? timeout = null) => Task.FromResult(true);
+
+    [Obsolete("See ICometMpm.")]
+    public Task<bool> JoinAsync(TimeSpan? timeout = null) => Task.FromResult(true);
+
+    private LogResult Refuse()
+    {
+        metrics.Dropped(DropReason.Disabled);
+        return Refused;
+    }
+}

@@ -1,0 +1,253 @@
+using System.Text.Json;
+using CometMpm.Serialization;
+
+namespace CometMpm.Pipeline;
+
+/// <summary>
+/// Validates and normalizes logging input on the caller's thread and builds the immutable
+/// <see cref="MpmEvent"/>. Inputs are copied, never changed. The inclusion rules of protocol §4.4
+/// and the deprecated-argument mapping of §4.5 live here and nowhere else.
+/// </summary>
+internal static class EventFactory
+{
+    internal const string InputFeaturesField = "inputFeatures";
+    internal const string OutputFeaturesField = "outputFeatures";
+    internal const string LabelsField = "labels";
+
+    /// <summary>Builds a prediction event; returns an error message naming the field instead when the input is invalid.</summary>
+    public static string? TryCreatePrediction(
+        ModelIdentity model,
+        string? predictionId,
+        IReadOnlyDictionary<string, object?>? inputFeatures,
+        IReadOnlyDictionary<string, object?>? outputFeatures,
+        IReadOnlyDictionary<string, object?>? labels,
+        long timestampMs,
+        out MpmEvent? mpmEvent)
+    {
+        mpmEvent = null;
+        if (ValidatePredictionId(predictionId) is { } idError)
+        {
+            return idError;
+        }
+
+        FeatureMap? features = null;
+        if (inputFeatures is not null && TryCopy(inputFeatures, InputFeaturesField, out features) is { } inputError)
+        {
+            return inputError;
+        }
+
+        FeatureMap? prediction = null;
+        if (outputFeatures is { Count: > 0 } && TryCopy(outputFeatures, OutputFeaturesField, out prediction) is { } outputError)
+        {
+            return outputError;
+        }
+
+        FeatureMap? labelMap = null;
+        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, out labelMap) is { } labelError)
+        {
+            return labelError;
+        }
+
+        mpmEvent = new MpmEvent(MpmEventKind.Prediction, model, predictionId!, timestampMs, features, prediction, labelMap);
+        return null;
+    }
+
+    /// <summary>
+    /// Merges the deprecated output value and probability with the output features (protocol §4.5):
+    /// the map starts with <c>value</c> and <c>probability</c> (those given), then each output feature is
+    /// assigned in order, so an output feature named like them wins the value but keeps the first position.
+    /// Unlike the Python SDK, a single deprecated argument next to output features is merged the same way,
+    /// never dropped silently.
+    /// </summary>
+    public static string? TryMergeDeprecatedOutputs(
+        object? outputValue,
+        double? outputProbability,
+        IReadOnlyDictionary<string, object?>? outputFeatures,
+        out IReadOnlyDictionary<string, object?>? merged)
+    {
+        merged = outputFeatures;
+        if (outputProbability is { } p && (double.IsNaN(p) || p < 0 || p > 1))
+        {
+            return $"outputProbability is {p} but must be a number between 0 and 1 (the model's confidence in outputValue).";
+        }
+
+        if (outputValue is null && outputProbability is null)
+        {
+            return null;
+        }
+
+        var result = NewOrderedMap();
+        if (outputValue is not null)
+        {
+            result["value"] = outputValue;
+        }
+
+        if (outputProbability is { } probability)
+        {
+            result["probability"] = probability;
+        }
+
+        if (outputFeatures is not null)
+        {
+            foreach (var (name, value) in outputFeatures)
+            {
+                result[name] = value;
+            }
+        }
+
+        merged = result;
+        return null;
+    }
+
+    /// <summary>Builds a label event: <c>labels</c> is always sent, empty when none are given (protocol §4.3).</summary>
+    public static string? TryCreateLabel(
+        ModelIdentity model,
+        string? predictionId,
+        IReadOnlyDictionary<string, object?>? labels,
+        long timestampMs,
+        out MpmEvent? mpmEvent)
+    {
+        mpmEvent = null;
+        if (ValidatePredictionId(predictionId) is { } idError)
+        {
+            return idError;
+        }
+
+        var labelMap = FeatureMap.Empty;
+        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, out labelMap) is { } labelError)
+        {
+            return labelError;
+        }
+
+        mpmEvent = new MpmEvent(MpmEventKind.Label, model, predictionId!, timestampMs, null, null, labelMap);
+        return null;
+    }
+
+    /// <summary>The deprecated single label becomes <c>value</c>, assigned after the other labels as the Python SDK does, on a copy.</summary>
+    public static IReadOnlyDictionary<string, object?> MergeDeprecatedLabel(object? label, IReadOnlyDictionary<string, object?>? labels)
+    {
+        var result = NewOrderedMap();
+        if (labels is not null)
+        {
+            foreach (var (name, value) in labels)
+            {
+                result[name] = value;
+            }
+        }
+
+        result["value"] = label;
+        return result;
+    }
+
+    private static string? ValidatePredictionId(string? predictionId) =>
+        string.IsNullOrWhiteSpace(predictionId)
+            ? "predictionId is empty: pass a unique id per prediction (for example Guid.CreateVersion7().ToString())."
+            : null;
+
+    /// <summary>Copies and normalizes a map; returns an error message naming the field when a name or value is invalid.</summary>
+    internal static string? TryCopy(IReadOnlyDictionary<string, object?> source, string field, out FeatureMap? map)
+    {
+        map = null;
+        var items = new KeyValuePair<string, object?>[source.Count];
+        var index = 0;
+        if (source is Dictionary<string, object?> dictionary)
+        {
+            // The struct enumerator avoids an allocation on the request path.
+            foreach (var pair in dictionary)
+            {
+                if (Normalize(pair, field, ref items, ref index) is { } error)
+                {
+                    return error;
+                }
+            }
+        }
+        else
+        {
+            foreach (var pair in source)
+            {
+                if (Normalize(pair, field, ref items, ref index) is { } error)
+                {
+                    return error;
+                }
+            }
+        }
+
+        if (index != items.Length)
+        {
+            Array.Resize(ref items, index);
+        }
+
+        map = new FeatureMap(items);
+        return null;
+    }
+
+    private static string? Normalize(KeyValuePair<string, object?> pair, string field, ref KeyValuePair<string, object?>[] items, ref int index)
+    {
+        if (string.IsNullOrWhiteSpace(pair.Key))
+        {
+            return $"{field} has an empty name: every entry needs a non-empty name.";
+        }
+
+        if (!TryNormalizeValue(pair.Value, out var normalized))
+        {
+            return $"{field}[\"{pair.Key}\"] is a {pair.Value!.GetType().Name}, which is not a scalar: values must be a string, bool, integer, floating-point number or null. Flatten nested objects into names such as \"{pair.Key}.field\", or convert the value to a string or number.";
+        }
+
+        if (index == items.Length)
+        {
+            // The source grew while being read (a concurrent writer): keep what was read.
+            Array.Resize(ref items, items.Length * 2 + 1);
+        }
+
+        items[index++] = new KeyValuePair<string, object?>(pair.Key, normalized);
+        return null;
+    }
+
+    /// <summary>
+    /// Keeps supported scalars as they are (no new allocation); NaN and ±Infinity become null (a missing
+    /// value, as the CSV upload treats "NaN"), since JSON cannot carry them and the Python SDK would lose
+    /// the whole batch; enums, chars and Guids become strings.
+    /// </summary>
+    internal static bool TryNormalizeValue(object? value, out object? normalized)
+    {
+        normalized = value;
+        switch (value)
+        {
+            case null or string or bool or int or long:
+                return true;
+            case double d:
+                if (!double.IsFinite(d))
+                {
+                    normalized = null;
+                }
+
+                return true;
+            case float f:
+                if (!float.IsFinite(f))
+                {
+                    normalized = null;
+                }
+
+                return true;
+            case decimal or short or byte or sbyte or ushort or uint or ulong:
+                return true;
+            case char c:
+                normalized = c.ToString();
+                return true;
+            case Enum e:
+                normalized = e.ToString();
+                return true;
+            case Guid g:
+                normalized = g.ToString();
+                return true;
+            case JsonElement element:
+                return element.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null;
+            default:
+                return false;
+        }
+    }
+
+    // A Dictionary without removals enumerates in insertion order, and assigning an existing name keeps
+    // its position: the Python dict semantics the deprecated mappings rely on.
+    private static Dictionary<string, object?> NewOrderedMap() => new(StringComparer.Ordinal);
+}

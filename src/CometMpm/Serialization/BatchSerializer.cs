@@ -1,0 +1,38 @@
+using System.Buffers;
+using System.Text.Json;
+using CometMpm.Pipeline;
+
+namespace CometMpm.Serialization;
+
+/// <summary>
+/// Serializes batches into one reused buffer. Used by the background sender only, one batch at a
+/// time: the returned memory is valid until the next call.
+/// </summary>
+internal sealed class BatchSerializer
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+    private readonly EventBatchBody _body = new();
+    private readonly Utf8JsonWriter _writer;
+
+    public BatchSerializer()
+    {
+        _writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
+    }
+
+    public ReadOnlyMemory<byte> Serialize(IReadOnlyList<MpmEvent> events)
+    {
+        _buffer.ResetWrittenCount();
+        _writer.Reset(_buffer);
+        _body.Data = events;
+        try
+        {
+            JsonSerializer.Serialize(_writer, _body, MpmJsonContext.Default.EventBatchBody);
+        }
+        finally
+        {
+            _body.Data = [];
+        }
+
+        return _buffer.WrittenMemory;
+    }
+}

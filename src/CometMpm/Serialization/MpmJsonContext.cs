@@ -1,0 +1,18 @@
+using System.Text.Json.Serialization;
+using CometMpm.Pipeline;
+
+namespace CometMpm.Serialization;
+
+/// <summary>The body of <c>events/batch</c> and <c>labels/batch</c>: <c>{"data":[...]}</c>.</summary>
+internal sealed class EventBatchBody
+{
+    [JsonPropertyName("data")]
+    public IReadOnlyList<MpmEvent> Data { get; set; } = [];
+}
+
+/// <summary>Source-generated serialization of the wire bodies (no reflection, trimming- and AOT-safe).</summary>
+[JsonSourceGenerationOptions(
+    GenerationMode = JsonSourceGenerationMode.Serialization,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(EventBatchBody))]
+internal sealed partial class MpmJsonContext : JsonSerializerContext;

@@ -1,0 +1,196 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using CometMpm.Configuration;
+using CometMpm.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace CometMpm.Transport;
+
+/// <summary>
+/// The one seam every HTTP call goes through: it owns the base URL, the <c>Authorization</c> header,
+/// retries and timeouts. Retries (Polly) cover 408, 429, 5xx, per-attempt timeouts and connection
+/// errors, with jittered exponential backoff that honours <c>Retry-After</c>; other 4xx are final.
+/// A new request message is built for every attempt.
+/// </summary>
+internal sealed class MpmTransport
+{
+    internal const string EventsPath = "v2/events/batch";
+    internal const string LabelsPath = "v2/labels/batch";
+    internal const string PingPath = "isAlive/ping";
+    private const int MaxDetailBytes = 1024;
+
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    private static readonly ProductInfoHeaderValue UserAgent = new("CometMpm.NET", typeof(MpmTransport).Assembly.GetName().Version?.ToString(3) ?? "0");
+
+    private readonly IHttpClientFactory _httpClientFactory;
+    private readonly string _apiKey;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly ResiliencePipeline<HttpResponseMessage> _batchPipeline;
+    private readonly ResiliencePipeline<HttpResponseMessage> _pingPipeline;
+
+    public MpmTransport(
+        IHttpClientFactory httpClientFactory,
+        ServerAddress address,
+        CometMpmOptions options,
+        TimeProvider timeProvider,
+        CometMpmMetrics metrics,
+        ILogger logger)
+    {
+        _httpClientFactory = httpClientFactory;
+        Address = address;
+        _apiKey = options.ApiKey ?? string.Empty;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true);
+        _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false);
+    }
+
+    public ServerAddress Address { get; }
+
+    public Task<TransportResult> PostJsonAsync(string relativePath, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        SendAsync(_batchPipeline, HttpMethod.Post, relativePath, body, cancellationToken);
+
+    /// <summary>The start-up health check: only connection errors and timeouts are retried, as in the Python SDK.</summary>
+    public Task<TransportResult> PingAsync(CancellationToken cancellationToken) =>
+        SendAsync(_pingPipeline, HttpMethod.Get, PingPath, null, cancellationToken);
+
+    private async Task<TransportResult> SendAsync(
+        ResiliencePipeline<HttpResponseMessage> pipeline,
+        HttpMethod method,
+        string relativePath,
+        ReadOnlyMemory<byte>? body,
+        CancellationToken cancellationToken)
+    {
+        var state = new AttemptState(_httpClientFactory.CreateClient(CometMpmOptions.HttpClientName), method, Address.Resolve(relativePath), _apiKey, body);
+        try
+        {
+            using var response = await pipeline.ExecuteAsync(
+                static (s, token) => s.SendOnceAsync(token),
+                state,
+                cancellationToken).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            var detail = status is >= 200 and < 300 ? string.Empty : await ReadDetailAsync(response, cancellationToken).ConfigureAwait(false);
+            return new TransportResult(status, detail);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new TransportResult(0, "cancelled before the request completed", Cancelled: true);
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            return new TransportResult(0, $"timed out after {ex.Timeout} (CometMpm:BatchSendingTimeout)");
+        }
+        catch (HttpRequestException ex)
+        {
+            return new TransportResult(0, $"{ex.HttpRequestError}: {ex.Message}");
+        }
+    }
+
+    private static async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var buffer = new byte[MaxDetailBytes];
+                var read = 0;
+                int n;
+                while (read < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    read += n;
+                }
+
+                var text = Encoding.UTF8.GetString(buffer, 0, read).Trim();
+                return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}{(text.Length == 0 ? "" : ": " + text)}";
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+        }
+    }
+
+    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(
+        CometMpmOptions options,
+        TimeProvider timeProvider,
+        CometMpmMetrics metrics,
+        ILogger logger,
+        bool retryStatuses)
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = timeProvider };
+        if (options.MaxRetryAttempts > 0)
+        {
+            var maxDelay = options.RetryMaxDelay;
+            builder.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = options.MaxRetryAttempts,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryBaseDelay,
+                MaxDelay = maxDelay,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: HttpRequestException or TimeoutRejectedException } => true,
+                    { Result: { } response } => retryStatuses && IsTransient(response.StatusCode),
+                    _ => false,
+                }),
+                DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Result, timeProvider, maxDelay)),
+                OnRetry = args =>
+                {
+                    metrics.Retried();
+                    var reason = args.Outcome.Exception?.Message ?? $"HTTP {(int)args.Outcome.Result!.StatusCode}";
+                    Log.Retrying(logger, args.Outcome.Result?.RequestMessage?.RequestUri?.AbsolutePath ?? "request", args.AttemptNumber + 1, args.RetryDelay, reason);
+                    return default;
+                },
+            });
+        }
+
+        return builder.AddTimeout(options.BatchSendingTimeout).Build();
+    }
+
+    internal static bool IsTransient(HttpStatusCode status) =>
+        status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests
+            or HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway
+            or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+
+    /// <summary>The delay a <c>Retry-After</c> header asks for (seconds or an HTTP date), capped; null when absent.</summary>
+    internal static TimeSpan? RetryAfter(HttpResponseMessage? response, TimeProvider timeProvider, TimeSpan max)
+    {
+        var header = response?.Headers.RetryAfter;
+        TimeSpan? delay = header switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - timeProvider.GetUtcNow(),
+            _ => null,
+        };
+        if (delay is null)
+        {
+            return null;
+        }
+
+        return delay.Value < TimeSpan.Zero ? TimeSpan.Zero : delay.Value > max ? max : delay.Value;
+    }
+
+    private sealed class AttemptState(HttpClient client, HttpMethod method, Uri uri, string apiKey, ReadOnlyMemory<byte>? body)
+    {
+        public async ValueTask<HttpResponseMessage> SendOnceAsync(CancellationToken cancellationToken)
+        {
+            using var request = new HttpRequestMessage(method, uri);
+            request.Headers.TryAddWithoutValidation("Authorization", apiKey);
+            request.Headers.UserAgent.Add(UserAgent);
+            if (body is { } content)
+            {
+                request.Content = new ReadOnlyMemoryContent(content);
+                request.Content.Headers.ContentType = JsonContentType;
+            }
+
+            return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+namespace CometMpm.Transport;
+
+/// <summary>How one logical request (retries included) ended.</summary>
+/// <param name="StatusCode">The final HTTP status, or 0 when no response arrived.</param>
+/// <param name="Detail">The server's message (first 1 KB of the body) or the transport error; never the API key.</param>
+/// <param name="Cancelled">True when the caller cancelled (for example the end timeout ran out).</param>
+internal readonly record struct TransportResult(int StatusCode, string Detail, bool Cancelled = false)
+{
+    public bool IsSuccess => StatusCode is >= 200 and < 300;
+
+    public bool IsUnauthorized => StatusCode is 401 or 403;
+
+    public bool IsRejected => StatusCode is 400 or 413 or 422;
+}
