@@ -248,3 +248,52 @@ public sealed class EnvironmentVariableTests
         Assert.Equal(typeof(DisabledCometMpm), type);
     }
 }
+
+public sealed class NamedClientTests
+{
+    [Fact]
+    public async Task NamedClients_ShareCommonSettings_OverrideTheirOwn_AndSendSeparately()
+    {
+        await using var server = await ScriptedMpmServer.StartAsync();
+        var settings = Settings(server.BaseUrl);
+        settings["CometMpm:Models:fraud:ModelName"] = "fraud-model";
+        settings["CometMpm:Models:churn:ModelName"] = "churn-model";
+        settings["CometMpm:Models:churn:ModelVersion"] = "7";
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddCometMpm("fraud");
+        builder.Services.AddCometMpm("churn", o => o.MaxBatchSize = 5);
+        builder.Services.AddCometMpm("churn");
+        using var host = builder.Build();
+        await host.StartAsync();
+
+        var fraud = host.Services.GetRequiredKeyedService<ICometMpm>("fraud");
+        var churn = host.Services.GetRequiredKeyedService<ICometMpm>("churn");
+        Assert.NotSame(fraud, churn);
+        Assert.Null(host.Services.GetService<ICometMpm>());
+        fraud.LogEvent("f1");
+        churn.LogEvent("c1");
+        await host.StopAsync();
+
+        var events = server.Batches.SelectMany(b => b.Events).ToDictionary(e => e.GetProperty("predictionId").GetString()!);
+        Assert.Equal("fraud-model", events["f1"].GetProperty("modelName").GetString());
+        Assert.Equal("2.3.0", events["f1"].GetProperty("modelVersion").GetString());
+        Assert.Equal("churn-model", events["c1"].GetProperty("modelName").GetString());
+        Assert.Equal("7", events["c1"].GetProperty("modelVersion").GetString());
+        Assert.Equal(5, host.Services.GetRequiredService<IOptionsMonitor<CometMpmOptions>>().Get("churn").MaxBatchSize);
+    }
+
+    [Fact]
+    public async Task NamedClient_InvalidSettings_FailStartNamingItsSection()
+    {
+        var settings = Settings(new Uri("http://127.0.0.1:1/"));
+        settings["CometMpm:Models:fraud:MaxBatchSize"] = "0";
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddCometMpm("fraud");
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("CometMpm:Models:fraud:MaxBatchSize is 0", ex.Message, StringComparison.Ordinal);
+    }
+}

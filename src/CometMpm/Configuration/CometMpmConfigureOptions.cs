@@ -16,6 +16,10 @@ internal sealed class CometMpmConfigureOptions(
 {
     public void Configure(CometMpmOptions options) => Configure(Options.DefaultName, options);
 
+    /// <summary>The configuration section of a client: <c>CometMpm</c>, or <c>CometMpm:Models:{name}</c> for a named one.</summary>
+    internal static string SectionFor(string? name) =>
+        string.IsNullOrEmpty(name) ? CometMpmOptions.SectionName : $"{CometMpmOptions.SectionName}:Models:{name}";
+
     public void Configure(string? name, CometMpmOptions options)
     {
         name ??= Options.DefaultName;
@@ -26,6 +30,12 @@ internal sealed class CometMpmConfigureOptions(
         if (section is not null)
         {
             section.Bind(options);
+        }
+
+        // A named client shares the common settings and overrides them in CometMpm:Models:{name}.
+        if (name.Length > 0 && configuration?.GetSection(SectionFor(name)) is { } modelSection)
+        {
+            modelSection.Bind(options);
         }
     }
 }

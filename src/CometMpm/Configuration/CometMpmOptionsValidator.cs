@@ -10,7 +10,7 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
 {
     public ValidateOptionsResult Validate(string? name, CometMpmOptions options)
     {
-        var section = string.IsNullOrEmpty(name) ? CometMpmOptions.SectionName : $"{CometMpmOptions.SectionName}:{name}";
+        var section = CometMpmConfigureOptions.SectionFor(name);
         var failures = new List<string>(environmentErrors.For(name ?? Options.DefaultName));
 
         if (!options.Disabled)

@@ -40,10 +40,25 @@ public static class CometMpmServiceCollectionExtensions
         return AddCometMpmCore(services, configuration, configure: null);
     }
 
-    private static IServiceCollection AddCometMpmCore(IServiceCollection services, IConfiguration? section, Action<CometMpmOptions>? configure)
+    /// <summary>
+    /// Registers a named client for one more model in the same application, resolved as a keyed service
+    /// (<c>[FromKeyedServices("fraud")] ICometMpm mpm</c>). It takes the settings of the <c>CometMpm</c> section
+    /// (API key, workspace, ...) overridden by those of <c>CometMpm:Models:{name}</c>, then by <paramref name="configure"/>.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The client's name, e.g. the model's name.</param>
+    /// <param name="configure">Sets options of this client only.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddCometMpm(this IServiceCollection services, string name, Action<CometMpmOptions>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return AddCometMpmCore(services, section: null, configure, name);
+    }
+
+    private static IServiceCollection AddCometMpmCore(IServiceCollection services, IConfiguration? section, Action<CometMpmOptions>? configure, string? clientName = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var name = Options.Options.DefaultName;
+        var name = clientName ?? Options.Options.DefaultName;
 
         // Per-attempt timeouts come from the Polly pipeline. The factory's default request logging is removed:
         // its structured state carries raw header values at Trace level, the API key among them.
@@ -56,7 +71,14 @@ public static class CometMpmServiceCollectionExtensions
         services.TryAddSingleton<CometMpmClientFactory>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CometMpmOptions>, CometMpmOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<CometMpmOptions>, CometMpmConfigureOptions>());
-        services.TryAddSingleton<ICometMpm>(sp => sp.GetRequiredService<CometMpmClientFactory>().Get(name));
+        if (clientName is null)
+        {
+            services.TryAddSingleton<ICometMpm>(sp => sp.GetRequiredService<CometMpmClientFactory>().Get(name));
+        }
+        else if (!services.Any(d => d.ServiceType == typeof(ICometMpm) && d.IsKeyedService && Equals(d.ServiceKey, name)))
+        {
+            services.AddKeyedSingleton<ICometMpm>(name, (sp, _) => sp.GetRequiredService<CometMpmClientFactory>().Get(name));
+        }
 
         if (!services.Any(d => d.ServiceType == typeof(CometMpmRegistration) && d.ImplementationInstance is CometMpmRegistration r && r.Name == name && r.Section == section))
         {

@@ -1,5 +1,6 @@
 using CometMpm.Configuration;
 using CometMpm.Diagnostics;
+using CometMpm.Serialization;
 using CometMpm.Transport;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +11,7 @@ namespace CometMpm.Pipeline;
 /// <see cref="BatchSender"/> loop in the background. The loop is started by the hosted service at
 /// application start, or by the first logging call when there is no host.
 /// </summary>
-internal sealed class CometMpmClient : ICometMpm, IAsyncDisposable, IDisposable
+internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDisposable
 {
     private const int Running = 0;
     private const int DisabledByHealthCheck = 1;
@@ -141,6 +142,26 @@ internal sealed class CometMpmClient : ICometMpm, IAsyncDisposable, IDisposable
         WarnDeprecatedOnce(true);
         return LogLabel(predictionId, EventFactory.MergeDeprecatedLabel(label, labels), timestamp);
     }
+
+    /// <summary>Queues an event built elsewhere in the library (capture, row logging) from already normalized maps.</summary>
+    internal LogResult LogPrepared(string predictionId, FeatureMap? inputFeatures, FeatureMap? outputFeatures, FeatureMap? labels, DateTimeOffset? timestamp = null)
+    {
+        if (RefuseWhenClosed() is { } refused)
+        {
+            return refused;
+        }
+
+        if (string.IsNullOrWhiteSpace(predictionId))
+        {
+            return RefuseInvalid("predictionId is empty: pass a unique id per prediction.");
+        }
+
+        var prediction = outputFeatures is { Count: > 0 } ? outputFeatures : null;
+        var labelMap = labels is { Count: > 0 } ? labels : null;
+        return Enqueue(new MpmEvent(MpmEventKind.Prediction, _model, predictionId, TimestampMs(timestamp), inputFeatures, prediction, labelMap));
+    }
+
+    internal CometMpmMetrics Metrics => _metrics;
 
     public async Task<bool> FlushAsync(CancellationToken cancellationToken = default)
     {

@@ -16,7 +16,7 @@ namespace CometMpm.Transport;
 /// errors, with jittered exponential backoff that honours <c>Retry-After</c>; other 4xx are final.
 /// A new request message is built for every attempt.
 /// </summary>
-internal sealed class MpmTransport
+internal sealed partial class MpmTransport
 {
     internal const string EventsPath = "v2/events/batch";
     internal const string LabelsPath = "v2/labels/batch";
