@@ -74,8 +74,30 @@ public sealed class CometMpmOptions
     [Range(1, 10_000_000)]
     public int QueueCapacity { get; set; } = 100_000;
 
+    /// <summary>The approximate memory the queued events may take, in bytes, before <see cref="FullQueuePolicy"/> applies
+    /// (large feature vectors make a count-only bound unsafe). Default 64 MiB.</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxQueueBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>What happens to an event logged while the queue is full. Default <see cref="CometMpm.FullQueuePolicy.DropNewest"/>.</summary>
     public FullQueuePolicy FullQueuePolicy { get; set; } = FullQueuePolicy.DropNewest;
+
+    /// <summary>With <see cref="CometMpm.FullQueuePolicy.Wait"/>: how long a logging call may wait for space. Default 1 s.</summary>
+    public TimeSpan FullQueueWaitTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The largest request body; a bigger batch is split before it is sent (and a 413 splits it too). Default 8 MiB.</summary>
+    [Range(1024, int.MaxValue)]
+    public int MaxRequestBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>How many batches in a row may fail (after their retries) before the circuit opens and sending pauses. Default 3.</summary>
+    [Range(1, 1000)]
+    public int CircuitBreakerFailureThreshold { get; set; } = 3;
+
+    /// <summary>How long sending pauses once the circuit is open, before one batch probes the backend. Default 30 s.</summary>
+    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The durable outbox on disk (opt-in): batches that cannot be delivered are kept there and replayed.</summary>
+    public CometMpmOutboxOptions Outbox { get; set; } = new();
 
     /// <summary>How many times a failed batch request is retried (on 408, 429, 5xx, timeouts and connection errors). Default 5.</summary>
     [Range(0, 100)]
@@ -100,4 +122,31 @@ public enum FullQueuePolicy
 
     /// <summary>The new event is accepted and the oldest queued event is dropped and counted (<c>queue_full</c>).</summary>
     DropOldest = 1,
+
+    /// <summary>The logging call waits up to <see cref="CometMpmOptions.FullQueueWaitTimeout"/> for space, then refuses the event.
+    /// Meant for batch jobs and backfills; never use it on a request path.</summary>
+    Wait = 2,
+}
+
+/// <summary>
+/// The durable outbox: batches that still fail after their retries, that the backend refuses for the API key,
+/// or that are left when shutdown's time runs out are written to files in <see cref="Directory"/> and replayed,
+/// oldest first, once the backend answers again (also by the next process using the same directory).
+/// </summary>
+public sealed class CometMpmOutboxOptions
+{
+    /// <summary>The directory (opt-in; no outbox when unset). It is created with owner-only permissions. Several processes may
+    /// share it. Never point it at a shared temporary folder.</summary>
+    public string? Directory { get; set; }
+
+    /// <summary>The most the outbox may hold, in bytes; past it the oldest files are dropped and counted (<c>outbox_full</c>). Default 1 GiB.</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>How long a batch may wait in the outbox; older ones are dropped and counted (<c>outbox_expired</c>). Default 7 days.</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>While the backend is down, how long events may wait in memory before they are written to the outbox
+    /// (this bounds what a crash during an outage can lose). Default 1 s.</summary>
+    public TimeSpan SpillInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

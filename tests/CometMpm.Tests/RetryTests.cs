@@ -92,20 +92,42 @@ public sealed class RetryTests
         server.Enqueue(new ScriptedResponse(400, Body: """{"code":400,"message":"bad feature"}"""));
 
         client.Mpm.LogEvent("p1");
-        client.Mpm.LogEvent("p2");
         Assert.False(await client.Mpm.FlushAsync());
 
         Assert.Single(server.Batches);
         var drop = Assert.Single(dropped.GetMeasurementSnapshot());
-        Assert.Equal(2, drop.Value);
+        Assert.Equal(1, drop.Value);
         Assert.Equal("invalid", drop.Tags["reason"]);
         Assert.True(client.Mpm.HasLoggingError);
         var error = Assert.Single(client.Mpm.GetLoggingErrors());
-        Assert.Equal(2, error.AffectedEventCount);
-        Assert.Equal(["p1", "p2"], error.AffectedPredictionIds);
+        Assert.Equal(1, error.AffectedEventCount);
+        Assert.Equal(["p1"], error.AffectedPredictionIds);
         Assert.Contains("bad feature", error.Message, StringComparison.Ordinal);
         Assert.False(client.Mpm.HasLoggingError);
         Assert.Contains(client.Logs.GetSnapshot(), r => r.Message.Contains("bad feature", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Status400OnABatch_IsSplitUntilTheRefusedEventIsIsolated()
+    {
+        await using var server = await ScriptedMpmServer.StartAsync();
+        await using var client = await StartAsync(server);
+        using var dropped = client.Collect("cometmpm.events.dropped");
+        using var sent = client.Collect("cometmpm.events.sent");
+
+        // [p0..p3] → 400; [p0,p1] → 400; [p0] → 200; [p1] → 400 (isolated); [p2,p3] → 200.
+        server.Enqueue(new ScriptedResponse(400), new ScriptedResponse(400), new ScriptedResponse(200), new ScriptedResponse(400, Body: "p1 is bad"));
+        for (var i = 0; i < 4; i++)
+        {
+            client.Mpm.LogEvent($"p{i}");
+        }
+
+        Assert.False(await client.Mpm.FlushAsync());
+
+        Assert.Equal([4, 2, 1, 1, 2], server.Batches.Select(b => b.Events.Count));
+        Assert.Equal(3, sent.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal("invalid", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Equal(["p1"], Assert.Single(client.Mpm.GetLoggingErrors()).AffectedPredictionIds);
     }
 
     [Fact]

@@ -21,6 +21,12 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
             Required(options.ModelVersion, "ModelVersion", "COMET_MPM_MODEL_VERSION", "the model's version, e.g. 1.0.0");
         }
 
+        if (!options.Disabled && !string.IsNullOrWhiteSpace(options.ApiKey) && options.ApiKey.Any(c => c <= ' ' || c > '~'))
+        {
+            // The value itself is never repeated: it is a secret.
+            failures.Add($"{section}:ApiKey contains spaces, line breaks or non-ASCII characters: copy the key again from your Comet account settings.");
+        }
+
         if (options.UrlOverride is { } url && (!url.IsAbsoluteUri || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps)))
         {
             failures.Add($"{section}:UrlOverride must be an absolute http(s) URL such as https://www.comet.com/.");
@@ -38,7 +44,23 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
         Duration(options.RetryMaxDelay, TimeSpan.Zero, TimeSpan.FromHours(1), "RetryMaxDelay", null);
         if (!Enum.IsDefined(options.FullQueuePolicy))
         {
-            failures.Add($"{section}:FullQueuePolicy must be DropNewest or DropOldest.");
+            failures.Add($"{section}:FullQueuePolicy must be DropNewest, DropOldest or Wait.");
+        }
+
+        LongRange(options.MaxQueueBytes, 1024, long.MaxValue, "MaxQueueBytes");
+        Range(options.MaxRequestBytes, 1024, int.MaxValue, "MaxRequestBytes", null);
+        Range(options.CircuitBreakerFailureThreshold, 1, 1000, "CircuitBreakerFailureThreshold", null);
+        Duration(options.FullQueueWaitTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(10), "FullQueueWaitTimeout", null);
+        Duration(options.CircuitBreakDuration, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), "CircuitBreakDuration", null);
+        if (options.Outbox is { } outbox)
+        {
+            LongRange(outbox.MaxBytes, 1024, long.MaxValue, "Outbox:MaxBytes");
+            Duration(outbox.MaxAge, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365), "Outbox:MaxAge", null);
+            Duration(outbox.SpillInterval, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), "Outbox:SpillInterval", null);
+            if (outbox.Directory is { } directory && (directory.Trim().Length == 0 || !Path.IsPathFullyQualified(Path.GetFullPath(directory))))
+            {
+                failures.Add($"{section}:Outbox:Directory '{directory}' is not a usable path: name a directory only this application writes to, e.g. /var/lib/myapp/mpm-outbox.");
+            }
         }
 
         if (options.MaxBatchSize > options.QueueCapacity)
@@ -61,6 +83,14 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
             if (value < min || value > max)
             {
                 failures.Add($"{section}:{key} is {value} but must be between {min} and {max}{(env is null ? "" : $" (environment variable {env})")}.");
+            }
+        }
+
+        void LongRange(long value, long min, long max, string key)
+        {
+            if (value < min || value > max)
+            {
+                failures.Add($"{section}:{key} is {value} but must be at least {min}.");
             }
         }
 

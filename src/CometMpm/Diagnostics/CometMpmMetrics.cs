@@ -15,7 +15,9 @@ internal sealed class CometMpmMetrics
     private readonly Counter<long> _dropped;
     private readonly Counter<long> _retried;
     private readonly Counter<long> _requests;
+    private readonly Counter<long> _spilled;
     private readonly Histogram<double> _batchDuration;
+    private readonly List<(Func<int> Files, Func<long> Bytes)> _outboxSources = [];
     private readonly List<Func<long>> _queueDepthSources = [];
     private readonly Lock _lock = new();
 
@@ -28,7 +30,10 @@ internal sealed class CometMpmMetrics
         _retried = meter.CreateCounter<long>("cometmpm.requests.retried", "{request}", "HTTP requests retried after a transient failure.");
         _requests = meter.CreateCounter<long>("cometmpm.requests", "{request}", "HTTP requests sent to the backend, by outcome.");
         _batchDuration = meter.CreateHistogram<double>("cometmpm.batch.duration", "s", "Time to deliver one batch request, retries included.");
+        _spilled = meter.CreateCounter<long>("cometmpm.events.spilled", "{event}", "Events written to the outbox to be replayed later.");
         meter.CreateObservableGauge("cometmpm.queue.depth", ObserveQueueDepth, "{event}", "Events waiting in the send queue.");
+        meter.CreateObservableGauge("cometmpm.outbox.files", () => Sum(s => s.Files()), "{file}", "Batches waiting in the outbox.");
+        meter.CreateObservableGauge("cometmpm.outbox.bytes", () => Sum(s => s.Bytes()), "By", "Bytes waiting in the outbox.");
     }
 
     public void Enqueued() => _enqueued.Add(1);
@@ -40,6 +45,30 @@ internal sealed class CometMpmMetrics
     public void Retried() => _retried.Add(1);
 
     public void Request(string outcome) => _requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void Spilled(int count) => _spilled.Add(count);
+
+    public void AddOutboxSource(Func<int> files, Func<long> bytes)
+    {
+        lock (_lock)
+        {
+            _outboxSources.Add((files, bytes));
+        }
+    }
+
+    private long Sum(Func<(Func<int> Files, Func<long> Bytes), long> read)
+    {
+        lock (_lock)
+        {
+            long total = 0;
+            foreach (var source in _outboxSources)
+            {
+                total += read(source);
+            }
+
+            return total;
+        }
+    }
 
     public void BatchDuration(TimeSpan elapsed) => _batchDuration.Record(elapsed.TotalSeconds);
 

@@ -10,5 +10,6 @@ internal static class DropReason
     public const string Shutdown = "shutdown";
     public const string Disabled = "disabled";
     public const string Unauthorized = "unauthorized";
-    public const string Ended = "ended";
+    public const string OutboxFull = "outbox_full";
+    public const string OutboxExpired = "outbox_expired";
 }

@@ -46,4 +46,34 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Warning, "Comet MPM: {Count} queued events were dropped because the client is disabled.")]
     public static partial void DroppedWhileDisabled(ILogger logger, long count);
+
+    [LoggerMessage(15, LogLevel.Warning, "Comet MPM outbox: {Path} is not a batch this library wrote ({Reason}); it was renamed *.corrupt and will not be sent.")]
+    public static partial void OutboxCorruptFile(ILogger logger, string path, string reason);
+
+    [LoggerMessage(16, LogLevel.Information, "Comet MPM outbox: recovered {Count} batches left by the stopped process {Instance}; they will be replayed.")]
+    public static partial void OutboxRecovered(ILogger logger, int count, string instance);
+
+    [LoggerMessage(17, LogLevel.Warning, "Comet MPM outbox: dropped the oldest batch of {Count} events ({Reason}; caps: {MaxBytes} bytes, {MaxAge}). Raise CometMpm:Outbox:MaxBytes or MaxAge to keep more.")]
+    public static partial void OutboxDropped(ILogger logger, int count, string reason, long maxBytes, TimeSpan maxAge);
+
+    [LoggerMessage(18, LogLevel.Information, "Comet MPM: {Count} {Kind} events written to the outbox ({Reason}); they will be replayed when the backend answers.")]
+    public static partial void Spilled(ILogger logger, int count, string kind, string reason);
+
+    [LoggerMessage(19, LogLevel.Error, "Comet MPM: the backend refused the API key (HTTP {Status}). Sending stopped: fix CometMpm:ApiKey (COMET_API_KEY) and restart. {Fate}")]
+    public static partial void Unauthorized(ILogger logger, int status, string fate);
+
+    [LoggerMessage(20, LogLevel.Warning, "Comet MPM: the backend refused an event (predictionId {PredictionId}): {Detail}. It is dropped (invalid); the rest of its batch is delivered.")]
+    public static partial void PoisonEvent(ILogger logger, string predictionId, string detail);
+
+    [LoggerMessage(21, LogLevel.Warning, "Comet MPM: the backend keeps failing; sending paused for {BreakDuration} (circuit open). {Fate}")]
+    public static partial void CircuitOpened(ILogger logger, TimeSpan breakDuration, string fate);
+
+    [LoggerMessage(22, LogLevel.Information, "Comet MPM: the backend answers again; sending resumed.")]
+    public static partial void CircuitClosed(ILogger logger);
+
+    [LoggerMessage(23, LogLevel.Information, "Comet MPM outbox: replayed {Count} events from {Path}.")]
+    public static partial void Replayed(ILogger logger, int count, string path);
+
+    [LoggerMessage(24, LogLevel.Error, "Comet MPM outbox: could not write to {Directory}: {Reason}. {Count} events are dropped (send_failed).")]
+    public static partial void OutboxWriteFailed(ILogger logger, string directory, string reason, int count);
 }

@@ -1,5 +1,6 @@
 using CometMpm.Configuration;
 using CometMpm.Diagnostics;
+using CometMpm.Persistence;
 using CometMpm.Serialization;
 using CometMpm.Transport;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,7 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
     private readonly MpmTransport _transport;
     private readonly BatchSender _sender;
     private readonly LoggingErrorStore _errors;
+    private readonly Outbox? _outbox;
     private readonly CancellationTokenSource _abort = new();
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource _healthChecked = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -53,7 +55,7 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
         _logger = loggerFactory.CreateLogger("CometMpm");
         _model = new ModelIdentity(options.WorkspaceName!, options.ModelName!, options.ModelVersion!);
         _errors = new LoggingErrorStore(timeProvider);
-        _queue = new EventQueue(options.QueueCapacity, options.FullQueuePolicy, metrics);
+        _queue = new EventQueue(options.QueueCapacity, options.MaxQueueBytes, options.FullQueuePolicy, options.FullQueueWaitTimeout, metrics);
         _queue.EvictedOldest += OnQueueFull;
         var address = ServerAddress.From(options.ApiKey, options.UrlOverride, options.BasePath);
         if (address.Warning is { } warning)
@@ -62,7 +64,12 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
         }
 
         _transport = new MpmTransport(httpClientFactory, address, options, timeProvider, metrics, _logger);
-        _sender = new BatchSender(_queue, _transport, options, timeProvider, metrics, _errors, _logger);
+        if (!string.IsNullOrWhiteSpace(options.Outbox.Directory))
+        {
+            _outbox = new Outbox(options.Outbox, timeProvider, metrics, _logger);
+        }
+
+        _sender = new BatchSender(_queue, _transport, options, timeProvider, metrics, _errors, _outbox, _logger);
         metrics.AddQueueDepthSource(() => _queue.Count);
         Log.Started(_logger, name, address.MpmBase, _model.WorkspaceName, _model.ModelName, _model.ModelVersion);
     }
@@ -222,7 +229,47 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
     public async ValueTask DisposeAsync()
     {
         await EndAsync().ConfigureAwait(false);
+        _outbox?.Dispose();
         _abort.Dispose();
+    }
+
+    /// <summary>
+    /// Unhealthy when nothing can be delivered (the key was refused, MPM is not installed); Degraded while the
+    /// backend fails or events were recently dropped or wait in the outbox; Healthy otherwise.
+    /// </summary>
+    internal (CometMpmHealth Status, string Description) CheckHealth()
+    {
+        if (_sender.IsUnauthorized)
+        {
+            return (CometMpmHealth.Unhealthy, $"The backend refused the API key (HTTP {_sender.UnauthorizedStatus}); nothing is sent. Fix CometMpm:ApiKey and restart.");
+        }
+
+        if (IsDisabledByHealthCheck)
+        {
+            return (CometMpmHealth.Unhealthy, "The start-up health check failed, so the client is disabled; see GetLoggingErrors() for the reason.");
+        }
+
+        if (_loop is { IsCompleted: true } && Volatile.Read(ref _state) != Ended)
+        {
+            return (CometMpmHealth.Unhealthy, "The sender stopped unexpectedly; see the log.");
+        }
+
+        if (_sender.IsCircuitOpen)
+        {
+            return (CometMpmHealth.Degraded, $"The backend keeps failing; sending paused until {_sender.CircuitOpenUntil:O}.");
+        }
+
+        if (_outbox is { Files: > 0 } outbox)
+        {
+            return (CometMpmHealth.Degraded, $"{outbox.Files} batches ({outbox.Bytes} bytes) wait in the outbox to be replayed.");
+        }
+
+        if (_sender.HadRecentTrouble)
+        {
+            return (CometMpmHealth.Degraded, "Batches failed or events were dropped in the last minute; see the cometmpm.events.dropped metric and the log.");
+        }
+
+        return (CometMpmHealth.Healthy, $"Sending to {MpmBase}; {_queue.Count} events queued.");
     }
 
     public void Dispose()
@@ -303,7 +350,17 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
                 return;
             }
 
-            await _sender.RunAsync(_abort.Token).ConfigureAwait(false);
+            using var replayStop = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
+            var replay = Task.Run(() => _sender.ReplayAsync(replayStop.Token));
+            try
+            {
+                await _sender.RunAsync(_abort.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                await replayStop.CancelAsync().ConfigureAwait(false);
+                await replay.ConfigureAwait(false);
+            }
         }
         catch (Exception ex)
         {
@@ -363,7 +420,7 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
     private void DropQueuedWhileDisabled()
     {
         long dropped = 0;
-        while (_queue.Reader.TryRead(out _))
+        while (_queue.TryRead(out _))
         {
             dropped++;
         }
@@ -398,6 +455,7 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
         }
 
         _metrics.Dropped(DropReason.QueueFull);
+        _sender.NoteTrouble();
         OnQueueFull();
         return LogResult.Rejected(LogStatus.QueueFull, $"The Comet MPM queue is full ({_queue.Capacity} events): the backend is slower than the logging rate or unreachable. Raise CometMpm:QueueCapacity or check the connection.");
     }

@@ -4,45 +4,50 @@ using CometMpm.Diagnostics;
 namespace CometMpm.Pipeline;
 
 /// <summary>
-/// The bounded queue between the callers and the sender, with the bookkeeping <c>FlushAsync</c>
-/// and <c>EndAsync</c> need: how many events were accepted, how many are settled (delivered or
-/// dropped), and how many of those failed.
+/// The bounded queue between the callers and the sender. It is bounded by event count and by
+/// approximate bytes, applies the full-queue policy, and keeps the bookkeeping <c>FlushAsync</c> and
+/// <c>EndAsync</c> need: how many events were accepted, how many are settled (delivered or not),
+/// and how many of those were not delivered.
 /// </summary>
 internal sealed class EventQueue
 {
     private readonly Channel<MpmEvent> _channel;
+    private readonly CometMpmMetrics _metrics;
+    private readonly FullQueuePolicy _policy;
+    private readonly long _maxBytes;
+    private readonly TimeSpan _waitTimeout;
+    private readonly object _spaceLock = new(); // a Monitor, for Wait and PulseAll
+    private long _bytes;
     private long _accepted;
     private long _settled;
     private long _failed;
+    private int _waiters;
 
-    public EventQueue(int capacity, FullQueuePolicy policy, CometMpmMetrics metrics)
+    public EventQueue(int capacity, long maxBytes, FullQueuePolicy policy, TimeSpan waitTimeout, CometMpmMetrics metrics)
     {
-        var options = new BoundedChannelOptions(capacity)
+        // Several readers: the sender, and the logging thread that evicts under DropOldest or drains a disabled client.
+        _channel = Channel.CreateBounded<MpmEvent>(new BoundedChannelOptions(capacity)
         {
-            SingleReader = false, // a client disabled by its health check drains from the logging thread too
+            SingleReader = false,
             SingleWriter = false,
             AllowSynchronousContinuations = false,
-
-            // DropNewest refuses the incoming event (TryWrite returns false with Wait); DropOldest evicts the head.
-            FullMode = policy == FullQueuePolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
-        };
-        _channel = Channel.CreateBounded<MpmEvent>(options, _ =>
-        {
-            metrics.Dropped(DropReason.QueueFull);
-            Settle(1, delivered: false);
-            EvictedOldest?.Invoke();
+            FullMode = BoundedChannelFullMode.Wait,
         });
         Capacity = capacity;
+        _maxBytes = maxBytes;
+        _policy = policy;
+        _waitTimeout = waitTimeout;
+        _metrics = metrics;
     }
 
-    /// <summary>Raised (on the logging thread) when DropOldest evicts an event.</summary>
+    /// <summary>Raised (on the logging thread) when DropOldest evicts events.</summary>
     public event Action? EvictedOldest;
 
     public int Capacity { get; }
 
-    public ChannelReader<MpmEvent> Reader => _channel.Reader;
-
     public int Count => _channel.Reader.Count;
+
+    public long Bytes => Interlocked.Read(ref _bytes);
 
     public long Accepted => Interlocked.Read(ref _accepted);
 
@@ -55,21 +60,51 @@ internal sealed class EventQueue
     /// <summary>Pulsed whenever events are settled.</summary>
     public AsyncSignal Progress { get; } = new();
 
+    /// <summary>Queues the event, applying the full-queue policy; false when it was refused.</summary>
     public bool TryWrite(MpmEvent mpmEvent)
     {
-        if (!_channel.Writer.TryWrite(mpmEvent))
+        if (TryWriteOnce(mpmEvent))
+        {
+            return true;
+        }
+
+        return _policy switch
+        {
+            FullQueuePolicy.DropOldest => EvictAndWrite(mpmEvent),
+            FullQueuePolicy.Wait => WaitAndWrite(mpmEvent),
+            _ => false,
+        };
+    }
+
+    public bool TryRead(out MpmEvent mpmEvent)
+    {
+        if (!_channel.Reader.TryRead(out mpmEvent!))
         {
             return false;
         }
 
-        Interlocked.Increment(ref _accepted);
+        Interlocked.Add(ref _bytes, -mpmEvent.ApproximateBytes);
+        if (Volatile.Read(ref _waiters) > 0)
+        {
+            lock (_spaceLock)
+            {
+                Monitor.PulseAll(_spaceLock);
+            }
+        }
+
         return true;
     }
+
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _channel.Reader.WaitToReadAsync(cancellationToken);
 
     public void Complete()
     {
         IsCompleted = true;
         _channel.Writer.TryComplete();
+        lock (_spaceLock)
+        {
+            Monitor.PulseAll(_spaceLock);
+        }
     }
 
     public void Settle(int count, bool delivered)
@@ -81,5 +116,78 @@ internal sealed class EventQueue
 
         Interlocked.Add(ref _settled, count);
         Progress.Pulse();
+    }
+
+    private bool TryWriteOnce(MpmEvent mpmEvent)
+    {
+        var size = mpmEvent.ApproximateBytes;
+        var after = Interlocked.Add(ref _bytes, size);
+
+        // A single event larger than the byte bound is still taken when the queue is empty.
+        if ((after > _maxBytes && after != size) || !_channel.Writer.TryWrite(mpmEvent))
+        {
+            Interlocked.Add(ref _bytes, -size);
+            return false;
+        }
+
+        Interlocked.Increment(ref _accepted);
+        return true;
+    }
+
+    private bool EvictAndWrite(MpmEvent mpmEvent)
+    {
+        var evicted = 0;
+        var written = false;
+        while (!IsCompleted && !(written = TryWriteOnce(mpmEvent)))
+        {
+            if (!TryRead(out _))
+            {
+                continue; // the sender emptied the queue meanwhile: try again
+            }
+
+            evicted++;
+        }
+
+        if (evicted > 0)
+        {
+            _metrics.Dropped(DropReason.QueueFull, evicted);
+            Settle(evicted, delivered: false);
+            EvictedOldest?.Invoke();
+        }
+
+        return written;
+    }
+
+    private bool WaitAndWrite(MpmEvent mpmEvent)
+    {
+        var deadline = Environment.TickCount64 + (long)_waitTimeout.TotalMilliseconds;
+        lock (_spaceLock)
+        {
+            _waiters++;
+            try
+            {
+                while (!IsCompleted)
+                {
+                    if (TryWriteOnce(mpmEvent))
+                    {
+                        return true;
+                    }
+
+                    var remaining = deadline - Environment.TickCount64;
+                    if (remaining <= 0)
+                    {
+                        return false;
+                    }
+
+                    Monitor.Wait(_spaceLock, TimeSpan.FromMilliseconds(Math.Min(remaining, 100)));
+                }
+
+                return false;
+            }
+            finally
+            {
+                _waiters--;
+            }
+        }
     }
 }

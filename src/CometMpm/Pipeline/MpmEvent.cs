@@ -32,6 +32,11 @@ internal sealed class MpmEvent(
     [JsonIgnore]
     public ModelIdentity Model { get; } = model;
 
+    /// <summary>About how many bytes the event takes in memory; the queue is bounded by it.</summary>
+    [JsonIgnore]
+    public int ApproximateBytes { get; } = 96 + predictionId.Length
+        + (features?.ApproximateBytes ?? 0) + (prediction?.ApproximateBytes ?? 0) + (labels?.ApproximateBytes ?? 0);
+
     [JsonPropertyName("modelName")]
     [JsonPropertyOrder(0)]
     public string ModelName => Model.ModelName;

@@ -27,12 +27,31 @@ internal sealed class BatchSerializer
         try
         {
             JsonSerializer.Serialize(_writer, _body, MpmJsonContext.Default.EventBatchBody);
+            _writer.Flush();
         }
         finally
         {
             _body.Data = [];
         }
 
+        return _buffer.WrittenMemory;
+    }
+
+    /// <summary>Writes events read back from the outbox, unchanged.</summary>
+    public ReadOnlyMemory<byte> Serialize(IReadOnlyList<JsonElement> events)
+    {
+        _buffer.ResetWrittenCount();
+        _writer.Reset(_buffer);
+        _writer.WriteStartObject();
+        _writer.WriteStartArray("data");
+        foreach (var element in events)
+        {
+            element.WriteTo(_writer);
+        }
+
+        _writer.WriteEndArray();
+        _writer.WriteEndObject();
+        _writer.Flush();
         return _buffer.WrittenMemory;
     }
 }

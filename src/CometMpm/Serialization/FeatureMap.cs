@@ -14,7 +14,21 @@ internal sealed class FeatureMap(KeyValuePair<string, object?>[] items)
 
     public KeyValuePair<string, object?>[] Items { get; } = items;
 
+    /// <summary>About how many bytes the map takes in memory and on the wire; bounds the queue by bytes.</summary>
+    public int ApproximateBytes { get; } = Estimate(items);
+
     public int Count => Items.Length;
+
+    private static int Estimate(KeyValuePair<string, object?>[] items)
+    {
+        var bytes = 16;
+        foreach (var (name, value) in items)
+        {
+            bytes += 24 + name.Length + (value is string s ? s.Length : 8);
+        }
+
+        return bytes;
+    }
 
     public object? this[string name]
     {
