@@ -10,7 +10,6 @@ public sealed class StartupPingTests
     [Theory]
     [InlineData(500, "isn't working as expected")]
     [InlineData(404, "doesn't seem to be installed")]
-    [InlineData(401, "refused the API key")]
     public async Task PingError_DisablesTheClient_LikeThePythonSdk(int status, string expected)
     {
         await using var server = await ScriptedMpmServer.StartAsync();
@@ -25,6 +24,38 @@ public sealed class StartupPingTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.Contains(client.Logs.GetSnapshot(), r => r.Message.Contains("connection failed during initialization", StringComparison.OrdinalIgnoreCase));
         Assert.Single(server.Requests); // the ping only, not retried
+    }
+
+    [Fact]
+    public async Task Ping401_StopsSendingAsUnauthorized_AndReportsUnhealthy()
+    {
+        await using var server = await ScriptedMpmServer.StartAsync();
+        server.PingStatus = 401;
+        await using var client = await StartAsync(server);
+        using var dropped = client.Collect("cometmpm.events.dropped");
+        await client.Client.HealthChecked;
+
+        client.Mpm.LogEvent("p1");
+        Assert.False(await client.Mpm.FlushAsync());
+
+        Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Contains(client.Mpm.GetLoggingErrors(), e => e.Message.Contains("refused the API key", StringComparison.Ordinal));
+        Assert.Single(server.Requests); // the ping only
+        Assert.Equal(Diagnostics.CometMpmHealth.Unhealthy, client.Client.CheckHealth().Status);
+    }
+
+    [Theory]
+    [InlineData(503)]
+    [InlineData(429)]
+    public async Task PingTemporarilyUnavailable_KeepsTheClientEnabled(int status)
+    {
+        await using var server = await ScriptedMpmServer.StartAsync();
+        server.PingStatus = status;
+        await using var client = await StartAsync(server);
+        await client.Client.HealthChecked;
+
+        Assert.True(client.Mpm.LogEvent("p1").IsAccepted);
+        Assert.True(await client.Mpm.FlushAsync());
     }
 
     [Fact]

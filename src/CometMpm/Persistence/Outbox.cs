@@ -62,11 +62,15 @@ internal sealed class Outbox : IDisposable
         // Held for the life of the process; the OS releases it when the process dies, however it dies.
         _instanceLock = new FileStream(Path.Combine(_processing, _instance + ".lock"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
         metrics.AddOutboxSource(() => Volatile.Read(ref _files), () => Interlocked.Read(ref _bytes));
+        RemoveStaleTemporaryFiles();
         RecoverAbandoned();
         Rescan();
     }
 
     public string Directory => _root;
+
+    /// <summary>Pulsed when a batch is written, so an idle replay loop looks again.</summary>
+    public AsyncSignal Written { get; } = new();
 
     public int Files => Volatile.Read(ref _files);
 
@@ -88,6 +92,7 @@ internal sealed class Outbox : IDisposable
         Interlocked.Increment(ref _files);
         _metrics.Spilled(count);
         EnforceCaps();
+        Written.Pulse();
     }
 
     /// <summary>Leases the oldest ready batch by moving it into this process's folder; null when there is none.</summary>
@@ -144,6 +149,7 @@ internal sealed class Outbox : IDisposable
     /// <summary>Moves what dead processes had leased back to ready/, and recounts (other processes write here too).</summary>
     public void Maintain()
     {
+        RemoveStaleTemporaryFiles();
         RecoverAbandoned();
         Rescan();
         EnforceCaps();
@@ -166,6 +172,18 @@ internal sealed class Outbox : IDisposable
         _instanceLock.Dispose();
         TryDelete(() => System.IO.Directory.Delete(_leased, recursive: false));
         TryDelete(() => File.Delete(Path.Combine(_processing, _instance + ".lock")));
+    }
+
+    /// <summary>A file left in tmp/ by a process killed while writing it was never renamed into ready/: it is incomplete, never sent.</summary>
+    private void RemoveStaleTemporaryFiles()
+    {
+        foreach (var path in SafeFiles(_temp))
+        {
+            if (_timeProvider.GetUtcNow() - File.GetLastWriteTimeUtc(path) > TimeSpan.FromMinutes(1))
+            {
+                TryDelete(() => File.Delete(path));
+            }
+        }
     }
 
     private void RecoverAbandoned()

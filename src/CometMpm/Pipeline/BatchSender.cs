@@ -90,6 +90,17 @@ internal sealed class BatchSender(
 
     public int UnauthorizedStatus => Volatile.Read(ref _unauthorizedStatus);
 
+    private int ConsecutiveFailures
+    {
+        get
+        {
+            lock (_circuitLock)
+            {
+                return _consecutiveFailures;
+            }
+        }
+    }
+
     public void NoteTrouble() => Interlocked.Exchange(ref _lastTroubleTimestamp, timeProvider.GetTimestamp());
 
     /// <summary>Asks for everything accepted so far to be sent without waiting for the batch time.</summary>
@@ -159,6 +170,7 @@ internal sealed class BatchSender(
         }
 
         var backoff = TimeSpan.FromSeconds(1);
+        var probe = false;
         var lastMaintenance = timeProvider.GetTimestamp();
         try
         {
@@ -182,10 +194,21 @@ internal sealed class BatchSender(
                     lastMaintenance = timeProvider.GetTimestamp();
                 }
 
+                // After a failure, replay waits for the backend to answer a fresh batch (or probes once per backoff),
+                // so replaying never adds load to a backend that is failing.
+                if (ConsecutiveFailures > 0 && !probe)
+                {
+                    await WaitAnyAsync(answered, backoff, stop).ConfigureAwait(false);
+                    probe = true;
+                    continue;
+                }
+
+                probe = false;
+                var written = outbox.Written.WaitTask;
                 var leased = outbox.LeaseOldest();
                 if (leased is null)
                 {
-                    await WaitAnyAsync(answered, MaintenanceInterval, stop).ConfigureAwait(false);
+                    await WaitAnyAsync(Task.WhenAny(answered, written), MaintenanceInterval, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -195,8 +218,7 @@ internal sealed class BatchSender(
                 }
                 else
                 {
-                    await WaitAnyAsync(answered, backoff, stop).ConfigureAwait(false);
-                    backoff = Min(backoff * 2, TimeSpan.FromMinutes(1));
+                    backoff = Min(backoff * 2, Max(options.CircuitBreakDuration, TimeSpan.FromSeconds(1)));
                 }
             }
         }
@@ -519,7 +541,7 @@ internal sealed class BatchSender(
         events.Clear();
     }
 
-    private void MarkUnauthorized(int status)
+    public void MarkUnauthorized(int status)
     {
         if (Interlocked.CompareExchange(ref _unauthorizedStatus, status == 0 ? 401 : status, 0) == 0)
         {

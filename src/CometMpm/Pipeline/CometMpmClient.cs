@@ -78,6 +78,8 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
 
     internal TimeSpan EndTimeout => _options.EndTimeout;
 
+    internal DateTimeOffset PausedUntil => _transport.PausedUntil;
+
     /// <summary>The sender loop; completes when the client has ended.</summary>
     internal Task Completion => EnsureStarted();
 
@@ -390,6 +392,7 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
             CometMpmException failure = result.StatusCode switch
             {
                 0 when cancellationToken.IsCancellationRequested => new CometMpmException("Health check cancelled."),
+                408 or 429 or 502 or 503 or 504 => new CometMpmBackendNotAvailableException($"The MPM backend at {MpmBase} is temporarily unavailable ({result.Detail}).") { StatusCode = result.StatusCode },
                 0 => new CometMpmBackendNotAvailableException($"Could not reach the MPM backend at {MpmBase} within {_options.PingTimeout}: {(result.Cancelled ? "timed out" : result.Detail)}. Check CometMpm:UrlOverride (COMET_URL_OVERRIDE) and the network."),
                 500 => new CometMpmBackendException($"The MPM backend at {MpmBase} isn't working as expected ({result.Detail}).") { StatusCode = 500 },
                 401 or 403 => new CometMpmBackendNotAvailableException($"The MPM backend at {MpmBase} refused the API key ({result.Detail}). Check CometMpm:ApiKey (COMET_API_KEY).") { StatusCode = result.StatusCode },
@@ -401,9 +404,15 @@ internal sealed partial class CometMpmClient : ICometMpm, IAsyncDisposable, IDis
             }
 
             _errors.Add($"Connection failed during initialization: {failure.Message}");
-            if (result.StatusCode == 0)
+            if (result.StatusCode == 0 || (result.StatusCode != 500 && MpmTransport.IsTransient((System.Net.HttpStatusCode)result.StatusCode)))
             {
+                // Unreachable or temporarily unavailable (408, 429, 502-504): events stay queued and are retried.
                 Log.PingUnreachable(_logger, failure.Message);
+            }
+            else if (result.StatusCode is 401 or 403)
+            {
+                // Nothing will get through with this key: stop sending, keep events in the outbox when there is one.
+                _sender.MarkUnauthorized(result.StatusCode);
             }
             else
             {

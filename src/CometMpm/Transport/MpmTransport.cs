@@ -32,6 +32,7 @@ internal sealed partial class MpmTransport
     private readonly ILogger _logger;
     private readonly ResiliencePipeline<HttpResponseMessage> _batchPipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _pingPipeline;
+    private long _pausedUntilTicks = DateTimeOffset.MinValue.UtcTicks;
 
     public MpmTransport(
         IHttpClientFactory httpClientFactory,
@@ -46,11 +47,37 @@ internal sealed partial class MpmTransport
         _apiKey = options.ApiKey ?? string.Empty;
         _timeProvider = timeProvider;
         _logger = logger;
-        _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true);
-        _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false);
+        _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true, PauseUntil);
+        _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false, PauseUntil);
     }
 
     public ServerAddress Address { get; }
+
+    /// <summary>Until when the backend asked (with <c>Retry-After</c> on a 429 or 503) that nothing be sent; shared by all senders.</summary>
+    public DateTimeOffset PausedUntil => new(Interlocked.Read(ref _pausedUntilTicks), TimeSpan.Zero);
+
+    internal void PauseUntil(DateTimeOffset until)
+    {
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref _pausedUntilTicks);
+            if (current >= until.UtcTicks)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _pausedUntilTicks, until.UtcTicks, current) != current);
+    }
+
+    private async Task WaitWhilePausedAsync(CancellationToken cancellationToken)
+    {
+        var remaining = PausedUntil - _timeProvider.GetUtcNow();
+        if (remaining > TimeSpan.Zero)
+        {
+            await Task.Delay(remaining, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     public Task<TransportResult> PostJsonAsync(string relativePath, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
         SendAsync(_batchPipeline, HttpMethod.Post, relativePath, body, cancellationToken);
@@ -69,6 +96,7 @@ internal sealed partial class MpmTransport
         var state = new AttemptState(_httpClientFactory.CreateClient(CometMpmOptions.HttpClientName), method, Address.Resolve(relativePath), _apiKey, body);
         try
         {
+            await WaitWhilePausedAsync(cancellationToken).ConfigureAwait(false);
             using var response = await pipeline.ExecuteAsync(
                 static (s, token) => s.SendOnceAsync(token),
                 state,
@@ -121,7 +149,8 @@ internal sealed partial class MpmTransport
         TimeProvider timeProvider,
         CometMpmMetrics metrics,
         ILogger logger,
-        bool retryStatuses)
+        bool retryStatuses,
+        Action<DateTimeOffset>? pauseUntil = null)
     {
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = timeProvider };
         if (options.MaxRetryAttempts > 0)
@@ -140,7 +169,16 @@ internal sealed partial class MpmTransport
                     { Result: { } response } => retryStatuses && IsTransient(response.StatusCode),
                     _ => false,
                 }),
-                DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Result, timeProvider, maxDelay)),
+                DelayGenerator = args =>
+                {
+                    var retryAfter = RetryAfter(args.Outcome.Result, timeProvider, maxDelay);
+                    if (retryAfter is { } pause)
+                    {
+                        pauseUntil?.Invoke(timeProvider.GetUtcNow() + pause); // every sender waits, not only this request
+                    }
+
+                    return ValueTask.FromResult(retryAfter);
+                },
                 OnRetry = args =>
                 {
                     metrics.Retried();

@@ -69,6 +69,7 @@ public sealed class TestClient : IAsyncDisposable
             builder.Services.AddSingleton(timeProvider);
         }
 
+        builder.Services.AddHealthChecks().AddCometMpm();
         if (configure is null)
         {
             builder.Services.AddCometMpm();
