@@ -1,0 +1,423 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
+using CometMpm.AspNetCore.Diagnostics;
+using CometMpm.Pipeline;
+using CometMpm.Serialization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CometMpm.AspNetCore.Capture;
+
+/// <summary>Where the model's input comes from: one argument (its features), or the scalar arguments by name.</summary>
+internal sealed class InputSpec
+{
+    public static readonly InputSpec None = new(-1, null, null, [], []);
+
+    public InputSpec(int index, string? name, FeatureModel? model, FeatureAccessor[] accessors, ScalarArgument[] scalars)
+    {
+        Index = index;
+        Name = name;
+        Model = model;
+        Accessors = accessors;
+        Scalars = scalars;
+    }
+
+    public int Index { get; }
+
+    public string? Name { get; }
+
+    public bool HasRoot => Name is not null;
+
+    public FeatureModel? Model { get; }
+
+    public FeatureAccessor[] Accessors { get; }
+
+    public ScalarArgument[] Scalars { get; }
+
+    public string Describe() =>
+        HasRoot ? $"argument '{Name}' ({Model?.Type.Name}, {Accessors.Length} features)"
+        : Scalars.Length > 0 ? $"scalar arguments {string.Join(", ", Scalars.Select(s => s.Feature))}"
+        : "none";
+}
+
+/// <summary>A scalar handler argument taken as an input feature.</summary>
+internal readonly record struct ScalarArgument(int Index, string Name, string Feature);
+
+/// <summary>Reads arguments by position (minimal APIs) or by name (MVC) without allocating.</summary>
+internal interface IArgumentSource
+{
+    object? Get(int index, string name);
+}
+
+/// <summary>The arguments of an endpoint filter invocation.</summary>
+internal readonly struct EndpointArguments(IList<object?> arguments) : IArgumentSource
+{
+    public object? Get(int index, string name) => (uint)index < (uint)arguments.Count ? arguments[index] : null;
+}
+
+/// <summary>The arguments of an MVC action.</summary>
+internal readonly struct ActionArguments(IDictionary<string, object?> arguments) : IArgumentSource
+{
+    public object? Get(int index, string name) => arguments.TryGetValue(name, out var value) ? value : null;
+}
+
+/// <summary>The state of one captured request between the handler's start and its result.</summary>
+internal readonly struct CaptureScope(PredictionContext context, string predictionId, KeyValuePair<string, object?>[]? inputs)
+{
+    public PredictionContext Context { get; } = context;
+
+    public string PredictionId { get; } = predictionId;
+
+    public KeyValuePair<string, object?>[]? Inputs { get; } = inputs;
+
+    public bool IsActive => Context is not null;
+}
+
+/// <summary>
+/// Everything one captured endpoint (or MVC action) needs, built once: settings, the client, the input's accessors,
+/// and a cache of output accessors per result type. Per request it resolves the prediction id, samples, reads the
+/// features and queues the event. Nothing in here may change the response: every failure is caught and counted.
+/// </summary>
+internal sealed class CapturePlan
+{
+    private readonly string _displayName;
+    private readonly CaptureSettings _settings;
+    private readonly InputSpec _input;
+    private readonly ICometMpm _client;
+    private readonly CometMpmClient? _fast;
+    private readonly JsonSerializerOptions _json;
+    private readonly FeatureModelCache _models;
+    private readonly CaptureDiagnostics _diagnostics;
+    private readonly ConcurrentDictionary<Type, FeatureAccessor[]> _outputs = new();
+    private readonly bool _scalarOutputAllowed;
+
+    private CapturePlan(string displayName, CaptureSettings settings, InputSpec input, ICometMpm client, JsonSerializerOptions json, FeatureModelCache models, CaptureDiagnostics diagnostics)
+    {
+        _displayName = displayName;
+        _settings = settings;
+        _input = input;
+        _client = client;
+        _fast = client as CometMpmClient;
+        _json = json;
+        _models = models;
+        _diagnostics = diagnostics;
+        _scalarOutputAllowed = settings.IsAllowed(settings.ScalarOutputFeatureName);
+        CaptureLog.EndpointCaptured(diagnostics.Logger, displayName, settings.Model ?? "(default)", input.Describe(), settings.SampleRate, settings.CaptureFailedResponses);
+    }
+
+    public CaptureSettings Settings => _settings;
+
+    public InputSpec Input => _input;
+
+    /// <summary>Resolves what a plan needs from the application's services; throws when the application is not set up for capture.</summary>
+    public static CapturePlan Create(
+        IServiceProvider services,
+        string displayName,
+        IEnumerable<CometMpmEndpointOptions> layers,
+        JsonSerializerOptions json,
+        Func<JsonSerializerOptions, FeatureModelCache, CaptureSettings, InputSpec> chooseInput)
+    {
+        var models = services.GetService<FeatureModelCache>()
+            ?? throw new InvalidOperationException("Comet MPM capture is not set up: call services.AddCometMpmAspNetCore() (and services.AddCometMpm()).");
+        var diagnostics = services.GetRequiredService<CaptureDiagnostics>();
+        var global = services.GetRequiredService<IOptions<CometMpmAspNetCoreOptions>>().Value;
+        var settings = CaptureSettings.Create(global, layers);
+        var client = ResolveClient(services, settings.Model);
+        var input = chooseInput(json, models, settings);
+        return new CapturePlan(displayName, settings, input, client, json, models, diagnostics);
+    }
+
+    public static ICometMpm ResolveClient(IServiceProvider services, string? model) =>
+        model is null
+            ? services.GetService<ICometMpm>() ?? throw new InvalidOperationException("Comet MPM capture needs a client: call services.AddCometMpm().")
+            : services.GetKeyedService<ICometMpm>(model) ?? throw new InvalidOperationException($"Comet MPM capture names the model '{model}', but no client has that name: call services.AddCometMpm(\"{model}\", ...).");
+
+    /// <summary>Starts capturing a request: the prediction id (set on the response), sampling, and the input features.</summary>
+    public CaptureScope TryBegin<TArguments>(HttpContext http, TArguments arguments)
+        where TArguments : IArgumentSource
+    {
+        PredictionContext? context = null;
+        try
+        {
+            context = http.RequestServices?.GetService<PredictionContext>() ?? new PredictionContext();
+            var root = _input.HasRoot ? arguments.Get(_input.Index, _input.Name!) : null;
+            var predictionId = ReadHeader(http) ?? ReadIdProperty(root) ?? PredictionIds.NewUuidV7(_diagnostics.TimeProvider);
+            http.Response.Headers[_settings.PredictionIdHeader] = predictionId;
+            var sampled = CometMpmSampler.IsSampled(predictionId, _settings.SampleRate);
+            context.Start(predictionId, sampled);
+            if (!sampled)
+            {
+                _diagnostics.SampledOut();
+                return default;
+            }
+
+            return new CaptureScope(context, predictionId, ReadInputs(root, arguments));
+        }
+        catch (Exception ex)
+        {
+            context?.Complete();
+            _diagnostics.CaptureFailed(_displayName, ex);
+            return default;
+        }
+    }
+
+    /// <summary>Completes a minimal-API capture with the handler's result (awaited).</summary>
+    public void TryComplete(in CaptureScope scope, HttpContext http, object? result)
+    {
+        try
+        {
+            var status = ResultReader.Read(result, http, out var value);
+            Complete(scope, status, value);
+        }
+        catch (Exception ex)
+        {
+            _diagnostics.CaptureFailed(_displayName, ex);
+        }
+    }
+
+    /// <summary>Completes a capture with a status code and an output value already read.</summary>
+    public void TryComplete(in CaptureScope scope, int statusCode, object? value)
+    {
+        try
+        {
+            Complete(scope, statusCode, value);
+        }
+        catch (Exception ex)
+        {
+            _diagnostics.CaptureFailed(_displayName, ex);
+        }
+    }
+
+    private void Complete(in CaptureScope scope, int statusCode, object? value)
+    {
+        var context = scope.Context;
+        context.Complete();
+        var failed = statusCode >= 400;
+        if (failed && !_settings.CaptureFailedResponses)
+        {
+            return;
+        }
+
+        var outputs = ReadOutputs(failed ? null : value, statusCode);
+        var inputs = Merge(scope.Inputs, context.Features, "feature");
+        outputs = Merge(outputs, context.Outputs, "output");
+        var labels = context.Labels is null ? null : Merge([], context.Labels, "label");
+        Send(scope.PredictionId, inputs, outputs, labels);
+    }
+
+    private void Send(string predictionId, KeyValuePair<string, object?>[]? inputs, KeyValuePair<string, object?>[]? outputs, KeyValuePair<string, object?>[]? labels)
+    {
+        if (_fast is not null)
+        {
+            _fast.LogPrepared(
+                predictionId,
+                inputs is null ? null : new FeatureMap(inputs),
+                outputs is { Length: > 0 } ? new FeatureMap(outputs) : null,
+                labels is { Length: > 0 } ? new FeatureMap(labels) : null);
+            return;
+        }
+
+        _client.LogEvent(predictionId, ToDictionary(inputs), ToDictionary(outputs), ToDictionary(labels));
+    }
+
+    private KeyValuePair<string, object?>[]? ReadInputs<TArguments>(object? root, TArguments arguments)
+        where TArguments : IArgumentSource
+    {
+        if (_input.HasRoot)
+        {
+            if (root is null)
+            {
+                return [];
+            }
+
+            var accessors = _input.Accessors;
+            var builder = new FeatureBuilder(accessors.Length);
+            foreach (var accessor in accessors)
+            {
+                accessor.Write(root, ref builder);
+            }
+
+            return builder.ToArray();
+        }
+
+        var scalars = _input.Scalars;
+        if (scalars.Length == 0)
+        {
+            return null;
+        }
+
+        var items = new KeyValuePair<string, object?>[scalars.Length];
+        for (var i = 0; i < scalars.Length; i++)
+        {
+            items[i] = new KeyValuePair<string, object?>(scalars[i].Feature, FeatureAccessor.Normalize(arguments.Get(scalars[i].Index, scalars[i].Name)));
+        }
+
+        return items;
+    }
+
+    private KeyValuePair<string, object?>[]? ReadOutputs(object? value, int statusCode)
+    {
+        var withStatus = _settings.CaptureFailedResponses;
+        FeatureBuilder builder;
+        if (value is null)
+        {
+            builder = new FeatureBuilder(withStatus ? 1 : 0);
+        }
+        else if (FeatureAccessor.IsScalarType(value.GetType()))
+        {
+            builder = new FeatureBuilder(withStatus ? 2 : 1);
+            if (_scalarOutputAllowed)
+            {
+                builder.Add(_settings.ScalarOutputFeatureName, FeatureAccessor.Normalize(value));
+            }
+        }
+        else
+        {
+            var accessors = _outputs.GetOrAdd(value.GetType(), static (type, self) => self._settings.Filter(self._models.Get(self._json, type).Accessors), this);
+            builder = new FeatureBuilder(accessors.Length + (withStatus ? 1 : 0));
+            foreach (var accessor in accessors)
+            {
+                accessor.Write(value, ref builder);
+            }
+        }
+
+        if (withStatus)
+        {
+            builder.Set(_settings.StatusCodeFeatureName, statusCode);
+        }
+
+        return builder.Count == 0 ? null : builder.ToArray();
+    }
+
+    /// <summary>Adds what the handler added through the prediction context; its names win over the DTO's.</summary>
+    private KeyValuePair<string, object?>[]? Merge(KeyValuePair<string, object?>[]? items, List<KeyValuePair<string, object?>>? extras, string kind)
+    {
+        if (extras is null)
+        {
+            return items;
+        }
+
+        var builder = new FeatureBuilder((items?.Length ?? 0) + extras.Count);
+        if (items is not null)
+        {
+            foreach (var item in items)
+            {
+                builder.Add(item.Key, item.Value);
+            }
+        }
+
+        foreach (var (name, raw) in extras)
+        {
+            if (kind != "label" && !_settings.IsAllowed(name))
+            {
+                continue;
+            }
+
+            var value = FeatureAccessor.Normalize(raw);
+            if (value is null && raw is not null)
+            {
+                CaptureLog.ExtraNotScalar(_diagnostics.Logger, kind, name, raw.GetType().Name);
+                continue;
+            }
+
+            builder.Set(name, value);
+        }
+
+        return builder.ToArray();
+    }
+
+    private string? ReadHeader(HttpContext http) =>
+        http.Request.Headers.TryGetValue(_settings.PredictionIdHeader, out var values) && values.Count > 0
+            ? Valid(values[0])
+            : null;
+
+    private string? ReadIdProperty(object? root)
+    {
+        if (root is null || _input.Model?.PredictionIdGetter is not { } getter)
+        {
+            return null;
+        }
+
+        try
+        {
+            return getter(root) switch
+            {
+                null => null,
+                string s => Valid(s),
+                IFormattable f => Valid(f.ToString(null, CultureInfo.InvariantCulture)),
+                var other => Valid(other.ToString()),
+            };
+        }
+        catch (Exception ex)
+        {
+            _diagnostics.CaptureFailed(_displayName, ex);
+            return null;
+        }
+    }
+
+    /// <summary>A prediction id must be non-blank, not too long, and printable ASCII (it is echoed in a response header).</summary>
+    private string? Valid(string? id)
+    {
+        if (string.IsNullOrWhiteSpace(id) || id.Length > _settings.MaxPredictionIdLength)
+        {
+            return null;
+        }
+
+        foreach (var c in id)
+        {
+            if (c is < (char)0x20 or > (char)0x7e)
+            {
+                return null;
+            }
+        }
+
+        return id;
+    }
+
+    private static Dictionary<string, object?>? ToDictionary(KeyValuePair<string, object?>[]? items)
+    {
+        if (items is null)
+        {
+            return null;
+        }
+
+        var dictionary = new Dictionary<string, object?>(items.Length, StringComparer.Ordinal);
+        foreach (var (name, value) in items)
+        {
+            dictionary[name] = value;
+        }
+
+        return dictionary;
+    }
+}
+
+/// <summary>Reads the status code and the output value of a minimal-API result.</summary>
+internal static class ResultReader
+{
+    public static int Read(object? result, HttpContext http, out object? value)
+    {
+        value = result;
+        int? status = null;
+        for (var depth = 0; depth < 8 && value is IResult; depth++)
+        {
+            if (value is INestedHttpResult nested)
+            {
+                value = nested.Result;
+                continue;
+            }
+
+            status = (value as IStatusCodeHttpResult)?.StatusCode;
+            value = value is IValueHttpResult valueResult ? valueResult.Value : null;
+            break;
+        }
+
+        if (value is IResult)
+        {
+            value = null;
+        }
+
+        return status ?? http.Response.StatusCode;
+    }
+}

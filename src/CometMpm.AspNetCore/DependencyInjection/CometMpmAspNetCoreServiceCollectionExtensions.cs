@@ -1,0 +1,45 @@
+using CometMpm.AspNetCore;
+using CometMpm.AspNetCore.Capture;
+using CometMpm.AspNetCore.Diagnostics;
+using CometMpm.Diagnostics;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the ASP.NET Core capture of Comet MPM.</summary>
+public static class CometMpmAspNetCoreServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers what capture needs: the global options, the feature extraction cache and the per-request
+    /// <see cref="ICometMpmPredictionContext"/>. The clients themselves come from <c>AddCometMpm()</c> and
+    /// <c>AddCometMpm(name, ...)</c>. MVC needs nothing more: <see cref="CometMpmPredictionAttribute"/> is itself an
+    /// MVC filter factory. Calling it again is harmless (and applies <paramref name="configure"/> too).
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the global options.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddCometMpmAspNetCore(this IServiceCollection services, Action<CometMpmAspNetCoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var builder = services.AddOptions<CometMpmAspNetCoreOptions>()
+            .Validate(o => o.SampleRate is >= 0 and <= 1, "CometMpmAspNetCoreOptions.SampleRate must be between 0 and 1.")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.PredictionIdHeader), "CometMpmAspNetCoreOptions.PredictionIdHeader must not be empty.")
+            .Validate(o => o.MaxPredictionIdLength > 0 && o.MaxDepth > 0, "CometMpmAspNetCoreOptions.MaxPredictionIdLength and MaxDepth must be positive.")
+            .ValidateOnStart();
+        if (configure is not null)
+        {
+            builder.Configure(configure);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new CaptureDiagnostics(
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<CometMpmMetrics>()));
+        services.TryAddSingleton<FeatureModelCache>();
+        services.TryAddScoped<PredictionContext>();
+        services.TryAddScoped<ICometMpmPredictionContext>(sp => sp.GetRequiredService<PredictionContext>());
+        return services;
+    }
+}

@@ -1,0 +1,158 @@
+using System.Text.Json;
+using CometMpm.AspNetCore.Capture;
+using CometMpm.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CometMpm.AspNetCore.Labels;
+
+/// <summary>
+/// <c>POST {pattern}</c>: a JSON object of scalar labels for an earlier prediction, logged with <c>LogLabel</c>.
+/// 202 when accepted (and when the id is sampled out or the client is disabled: nothing is wrong with the request),
+/// 400 with a problem description for a bad body, 503 when the client cannot take it (queue full, ended).
+/// </summary>
+internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpointOptions options)
+{
+    public const string RouteParameter = "predictionId";
+    private const long MaxBodyBytes = 64 * 1024;
+
+    private readonly Lazy<(ICometMpm Client, CaptureDiagnostics Diagnostics, double SampleRate, string Header)> _setup = new(() =>
+    {
+        var diagnostics = services.GetService<CaptureDiagnostics>()
+            ?? throw new InvalidOperationException("Comet MPM labels need services.AddCometMpmAspNetCore() (and services.AddCometMpm()).");
+        var global = services.GetRequiredService<IOptions<CometMpmAspNetCoreOptions>>().Value;
+        var client = CapturePlan.ResolveClient(services, options.Model ?? global.Model);
+        var rate = options.SampleRate ?? global.SampleRate;
+        if (!(rate >= 0 && rate <= 1))
+        {
+            throw new InvalidOperationException($"The Comet MPM sample rate of the labels endpoint is {rate} but must be between 0 and 1.");
+        }
+
+        return (client, diagnostics, rate, global.PredictionIdHeader);
+    });
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        var (client, diagnostics, rate, header) = _setup.Value;
+        var predictionId = http.Request.RouteValues[RouteParameter] as string;
+        if (string.IsNullOrWhiteSpace(predictionId))
+        {
+            await Problem(http, "The prediction id in the path is empty.");
+            return;
+        }
+
+        if (http.Request.ContentLength > MaxBodyBytes)
+        {
+            await Problem(http, $"The labels body is larger than {MaxBodyBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+            return;
+        }
+
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBodyBytes;
+        }
+
+        Dictionary<string, object?> labels;
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
+            if (ReadLabels(document.RootElement, out labels) is { } error)
+            {
+                CaptureLog.LabelsRefused(diagnostics.Logger, predictionId, error);
+                await Problem(http, error);
+                return;
+            }
+        }
+        catch (JsonException ex)
+        {
+            await Problem(http, $"The body is not valid JSON: {ex.Message} Send a JSON object of labels, e.g. {{\"is_fraud\": true}}.");
+            return;
+        }
+
+        if (http.Response.Headers is { IsReadOnly: false } headers && predictionId.Length <= 1024)
+        {
+            headers[header] = predictionId;
+        }
+
+        if (!CometMpmSampler.IsSampled(predictionId, rate))
+        {
+            // Its prediction was not captured either: a label alone would only be noise.
+            diagnostics.SampledOut();
+            http.Response.StatusCode = StatusCodes.Status202Accepted;
+            return;
+        }
+
+        var result = client.LogLabel(predictionId, labels);
+        switch (result.Status)
+        {
+            case LogStatus.Accepted or LogStatus.Disabled:
+                http.Response.StatusCode = StatusCodes.Status202Accepted;
+                break;
+            case LogStatus.InvalidInput:
+                await Problem(http, result.Message ?? "The labels are invalid.");
+                break;
+            default:
+                http.Response.Headers.RetryAfter = "1";
+                await Problem(http, result.Message ?? "The labels cannot be taken now.", StatusCodes.Status503ServiceUnavailable);
+                break;
+        }
+    }
+
+    internal static string? ReadLabels(JsonElement root, out Dictionary<string, object?> labels)
+    {
+        labels = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return $"The body must be a JSON object of labels, e.g. {{\"is_fraud\": true}}, but it is {Article(root.ValueKind)}.";
+        }
+
+        foreach (var property in root.EnumerateObject())
+        {
+            if (string.IsNullOrWhiteSpace(property.Name))
+            {
+                return "A label has an empty name.";
+            }
+
+            object? value;
+            switch (property.Value.ValueKind)
+            {
+                case JsonValueKind.String:
+                    value = property.Value.GetString();
+                    break;
+                case JsonValueKind.Number:
+                    value = property.Value.TryGetInt64(out var integer) ? (object)integer : property.Value.GetDouble();
+                    break;
+                case JsonValueKind.True:
+                    value = true;
+                    break;
+                case JsonValueKind.False:
+                    value = false;
+                    break;
+                case JsonValueKind.Null:
+                    value = null;
+                    break;
+                default:
+                    return $"The label '{property.Name}' is {Article(property.Value.ValueKind)}: labels must be scalars (a string, number, true/false or null).";
+            }
+
+            labels[property.Name] = value;
+        }
+
+        return labels.Count == 0 ? "The body has no labels: send a JSON object such as {\"is_fraud\": true}." : null;
+    }
+
+    private static string Article(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        _ => "null",
+    };
+
+    private static Task Problem(HttpContext http, string detail, int status = StatusCodes.Status400BadRequest) =>
+        TypedResults.Problem(detail: detail, statusCode: status, title: status == 400 ? "Invalid labels" : null).ExecuteAsync(http);
+}
