@@ -78,6 +78,43 @@ public interface ICometMpm
     [Obsolete("JoinAsync is deprecated, as join is in the Python SDK: use EndAsync.")]
     Task<bool> JoinAsync(TimeSpan? timeout = null);
 
+    /// <summary>
+    /// Uploads a CSV file as a dataset (the counterpart of the Python <c>upload_dataset_csv</c>, protocol §10): a multipart
+    /// POST streamed from disk, never loaded into memory. The header line is read and checked first, so a wrong file fails
+    /// before any byte is sent. A file larger than <see cref="CometMpmOptions.CsvChunkSizeMb"/> is sent in several requests,
+    /// cut at line ends, each starting with the header line. The server's progress lines go to <paramref name="progress"/>
+    /// and the log. Unlike the Python SDK, failures are raised, not only logged.
+    /// </summary>
+    /// <param name="filePath">The CSV file. Its first line is the header: <c>timestamp</c> (milliseconds since the Unix epoch),
+    /// <c>predictionId</c>, <c>feature_*</c>, <c>prediction_*</c> and <c>label_value_*</c> columns. <see cref="DatasetType.Events"/> and
+    /// <see cref="DatasetType.TrainingEvents"/> need at least one <c>feature_</c> column; <see cref="DatasetType.LateLabels"/> needs
+    /// <c>predictionId</c> and at least one <c>label_value_</c> column.</param>
+    /// <param name="datasetType">What the rows are added to.</param>
+    /// <param name="datasetName">The dataset's name: required for <see cref="DatasetType.TrainingEvents"/>; for the other types it
+    /// replaces the model name, as in the Python SDK.</param>
+    /// <param name="naValues">Extra tokens the server reads as missing values, comma-separated (sent as <c>NAValues</c>).</param>
+    /// <param name="keepDefaultNaValues">Whether the server's default missing-value tokens (<c>None</c>, empty, <c>null</c>,
+    /// <c>NULL</c>, <c>N/A</c>, <c>NA</c>, <c>NaN</c>, <c>n/a</c>, <c>nan</c>) still apply next to <paramref name="naValues"/>;
+    /// not sent when null.</param>
+    /// <param name="progress">Receives each line the server answers with, as it arrives.</param>
+    /// <param name="cancellationToken">Stops the upload; requests already answered stay uploaded.</param>
+    /// <returns>What was sent and the server's messages. A client disabled by configuration sends nothing and returns a result
+    /// with <see cref="DatasetUploadResult.Uploaded"/> false (the arguments are still checked).</returns>
+    /// <exception cref="ArgumentException"><paramref name="datasetName"/> is missing for <see cref="DatasetType.TrainingEvents"/>,
+    /// or another argument is invalid.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is empty or its header is not valid; the message names the unknown columns.</exception>
+    /// <exception cref="CometMpmBackendException">The backend answered with an error (see <see cref="CometMpmBackendException.StatusCode"/>;
+    /// the message holds the server's), or could not be reached (<see cref="CometMpmBackendNotAvailableException"/>), after the retries.</exception>
+    Task<DatasetUploadResult> UploadDatasetCsvAsync(
+        string filePath,
+        DatasetType datasetType,
+        string? datasetName = null,
+        string? naValues = null,
+        bool? keepDefaultNaValues = null,
+        IProgress<string>? progress = null,
+        CancellationToken cancellationToken = default);
+
     /// <summary>True when a send or start-up error has been recorded and not yet cleared (Python <c>has_logging_error</c>).</summary>
     bool HasLoggingError { get; }
 

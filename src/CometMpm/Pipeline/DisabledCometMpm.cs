@@ -28,6 +28,13 @@ internal sealed class DisabledCometMpm(CometMpmMetrics metrics) : ICometMpm
     [Obsolete("See ICometMpm.")]
     public Task<bool> JoinAsync(TimeSpan? timeout = null) => Task.FromResult(true);
 
+    /// <summary>Checks the arguments like the real client, then sends nothing: the upload honours the disabled state.</summary>
+    public Task<DatasetUploadResult> UploadDatasetCsvAsync(string filePath, DatasetType datasetType, string? datasetName = null, string? naValues = null, bool? keepDefaultNaValues = null, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        _ = Datasets.DatasetUploadRequest.Prepare(new ModelIdentity("", "", ""), filePath, datasetType, datasetName, naValues, keepDefaultNaValues);
+        return Task.FromResult(new DatasetUploadResult(false, datasetType, 0, 0, [], TimeSpan.Zero, $"Comet MPM is disabled by configuration (CometMpm:Disabled or COMET_MPM_DISABLED); '{filePath}' was not uploaded."));
+    }
+
     private LogResult Refuse()
     {
         metrics.Dropped(DropReason.Disabled);

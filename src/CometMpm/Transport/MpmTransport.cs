@@ -33,6 +33,7 @@ internal sealed partial class MpmTransport
     private readonly ResiliencePipeline<HttpResponseMessage> _batchPipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _pingPipeline;
     private long _pausedUntilTicks = DateTimeOffset.MinValue.UtcTicks;
+    private readonly ResiliencePipeline<HttpResponseMessage> _uploadPipeline;
 
     public MpmTransport(
         IHttpClientFactory httpClientFactory,
@@ -49,6 +50,7 @@ internal sealed partial class MpmTransport
         _logger = logger;
         _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true, PauseUntil);
         _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false, PauseUntil);
+        _uploadPipeline = BuildUploadPipeline(options, timeProvider, metrics, logger);
     }
 
     public ServerAddress Address { get; }

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using CometMpm.Datasets.Tests.Infrastructure;
+
+namespace CometMpm.Datasets.Tests;
+
+/// <summary>Runs the built <c>comet-mpm</c> dll with <c>dotnet</c> as a child process against a local server.</summary>
+public sealed class CliTests : IAsyncLifetime
+{
+    private RecordingServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await RecordingServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task Ping_ReachableBackend_ExitsZero()
+    {
+        var run = await RunAsync(Environment(), "ping");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("ok:", run.Stdout, StringComparison.Ordinal);
+        var ping = Assert.Single(_server.Requests);
+        Assert.Equal("/mpm/isAlive/ping", ping.Path);
+        Assert.Equal(TestClient.ApiKey, ping.Headers["Authorization"]);
+    }
+
+    [Fact]
+    public async Task Upload_TrainingEvents_SendsTheFileAndPrintsServerLines()
+    {
+        var file = SampleData.WriteTemp(SampleData.Csv);
+
+        var run = await RunAsync(Environment(), "upload", file, "--type", "training-events", "--dataset-name", "train-2024", "--na-values", "?", "--no-progress");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("server: done", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Uploaded", run.Stdout, StringComparison.Ordinal);
+        var upload = Assert.Single(_server.Uploads);
+        Assert.Equal("/mpm/v2/dataset/events/csv", upload.Path);
+        Assert.Equal(["workspaceName=payments", "modelName=fraud-detector", "modelVersion=2.3.0", "datasetName=train-2024", "NAValues=?"], upload.Fields.Select(f => $"{f.Key}={f.Value}"));
+        Assert.Equal(SampleData.Csv, upload.File.Text);
+    }
+
+    [Fact]
+    public async Task Upload_BadHeader_ExitsTwoWithoutSending()
+    {
+        var file = SampleData.WriteTemp("id,amount\n1,2\n");
+
+        var run = await RunAsync(Environment(), "upload", file, "--type", "events");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("unknown columns 'id', 'amount'", run.Stderr, StringComparison.Ordinal);
+        Assert.Empty(_server.Uploads);
+    }
+
+    [Fact]
+    public async Task Log_CsvOfPredictions_SendsEachRowAsAnEvent()
+    {
+        var file = SampleData.WriteTemp(SampleData.Csv);
+
+        var run = await RunAsync(Environment(), "log", file);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("3 predictions sent, 0 rejected, 0 dropped", run.Stdout, StringComparison.Ordinal);
+        var events = _server.Events;
+        Assert.Equal(3, events.Count);
+        Assert.Equal(
+            """{"modelName":"fraud-detector","modelVersion":"2.3.0","workspaceName":"payments","predictionId":"someAssetId_926457604","timestamp":1713006600001,"features":{"oneMoreFeature":null,"anotherFeature":"special","someFeature":55.7311021832399},"prediction":{"fingers_count":1,"probability":0.69,"value":"Fish"},"labels":{"fingers_count":6,"animal":"Fish"}}""",
+            events[1].GetRawText());
+    }
+
+    [Fact]
+    public async Task Log_JsonLinesOfLabels_SendsLabelEventsAndReportsBadLines()
+    {
+        var file = SampleData.WriteTemp(
+            """
+            {"predictionId":"p1","timestamp":1713006000001,"labels":{"chargeback":true}}
+            {"labels":{"chargeback":false}}
+            {"predictionId":7,"labels":{"chargeback":false}}
+            """,
+            "labels.jsonl");
+
+        var run = await RunAsync(Environment(), "log", file, "--labels");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("line 2: predictionId", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("2 labels sent, 1 rejected", run.Stdout, StringComparison.Ordinal);
+        var batch = Assert.Single(_server.Requests, r => r.Path == "/mpm/v2/labels/batch");
+        Assert.Equal(2, batch.Events.Count);
+        Assert.Equal("""{"chargeback":true}""", batch.Events[0].GetProperty("labels").GetRawText());
+    }
+
+    [Fact]
+    public async Task Ping_MissingKey_ExitsTwoNamingTheVariable()
+    {
+        var environment = Environment();
+        environment.Remove("COMET_API_KEY");
+
+        var run = await RunAsync(environment, "ping");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("no API key: set COMET_API_KEY or pass --api-key", run.Stderr, StringComparison.Ordinal);
+        Assert.Empty(_server.Requests);
+    }
+
+    [Fact]
+    public async Task Upload_MissingFile_ExitsTwo()
+    {
+        var run = await RunAsync(Environment(), "upload", "/nonexistent/data.csv", "--type", "events");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("the file '/nonexistent/data.csv' does not exist", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PingAndUpload_UnreachableServer_ExitOneWithAClearMessage()
+    {
+        var environment = Environment();
+        environment["COMET_URL_OVERRIDE"] = "http://127.0.0.1:1/";
+        var file = SampleData.WriteTemp(SampleData.Csv);
+
+        var ping = await RunAsync(environment, "ping", "--retries", "0");
+        var upload = await RunAsync(environment, "upload", file, "--type", "events", "--retries", "0");
+
+        Assert.Equal(1, ping.ExitCode);
+        Assert.Contains("could not reach http://127.0.0.1:1/mpm/isAlive/ping", ping.Stderr, StringComparison.Ordinal);
+        Assert.Equal(1, upload.ExitCode);
+        Assert.Contains("Could not upload", upload.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownCommand_ExitsTwoWithUsage()
+    {
+        var run = await RunAsync(Environment(), "fly");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("unknown command 'fly'", run.Stderr, StringComparison.Ordinal);
+    }
+
+    private Dictionary<string, string?> Environment() => new()
+    {
+        ["COMET_API_KEY"] = TestClient.ApiKey,
+        ["COMET_URL_OVERRIDE"] = _server.BaseUrl.ToString(),
+        ["COMET_MPM_WORKSPACE_NAME"] = "payments",
+        ["COMET_MPM_MODEL_NAME"] = "fraud-detector",
+        ["COMET_MPM_MODEL_VERSION"] = "2.3.0",
+    };
+
+    private static string CliDll()
+    {
+        // tests/CometMpm.Datasets.Tests/bin/<Configuration>/net10.0/ -> src/CometMpm.Cli/bin/<Configuration>/net10.0/
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var configuration = output.Parent!.Name;
+        var root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
+        var dll = Path.Combine(root, "src", "CometMpm.Cli", "bin", configuration, output.Name, "CometMpm.Cli.dll");
+        Assert.True(File.Exists(dll), $"Build src/CometMpm.Cli first: {dll} is missing.");
+        return dll;
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(Dictionary<string, string?> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(CliDll());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("COMET_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
