@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CometMpm.Datasets.Tests.Infrastructure;
 
 namespace CometMpm.Datasets.Tests;
@@ -15,7 +14,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Ping_ReachableBackend_ExitsZero()
     {
-        var run = await RunAsync(Environment(), "ping");
+        var run = await CliRunner.RunAsync(Environment(), "ping");
 
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("ok:", run.Stdout, StringComparison.Ordinal);
@@ -29,7 +28,7 @@ public sealed class CliTests : IAsyncLifetime
     {
         var file = SampleData.WriteTemp(SampleData.Csv);
 
-        var run = await RunAsync(Environment(), "upload", file, "--type", "training-events", "--dataset-name", "train-2024", "--na-values", "?", "--no-progress");
+        var run = await CliRunner.RunAsync(Environment(), "upload", file, "--type", "training-events", "--dataset-name", "train-2024", "--na-values", "?", "--no-progress");
 
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("server: done", run.Stdout, StringComparison.Ordinal);
@@ -45,7 +44,7 @@ public sealed class CliTests : IAsyncLifetime
     {
         var file = SampleData.WriteTemp("id,amount\n1,2\n");
 
-        var run = await RunAsync(Environment(), "upload", file, "--type", "events");
+        var run = await CliRunner.RunAsync(Environment(), "upload", file, "--type", "events");
 
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("unknown columns 'id', 'amount'", run.Stderr, StringComparison.Ordinal);
@@ -57,7 +56,7 @@ public sealed class CliTests : IAsyncLifetime
     {
         var file = SampleData.WriteTemp(SampleData.Csv);
 
-        var run = await RunAsync(Environment(), "log", file);
+        var run = await CliRunner.RunAsync(Environment(), "log", file);
 
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("3 predictions sent, 0 rejected, 0 dropped", run.Stdout, StringComparison.Ordinal);
@@ -79,7 +78,7 @@ public sealed class CliTests : IAsyncLifetime
             """,
             "labels.jsonl");
 
-        var run = await RunAsync(Environment(), "log", file, "--labels");
+        var run = await CliRunner.RunAsync(Environment(), "log", file, "--labels");
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("line 2: predictionId", run.Stderr, StringComparison.Ordinal);
@@ -95,7 +94,7 @@ public sealed class CliTests : IAsyncLifetime
         var environment = Environment();
         environment.Remove("COMET_API_KEY");
 
-        var run = await RunAsync(environment, "ping");
+        var run = await CliRunner.RunAsync(environment, "ping");
 
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("no API key: set COMET_API_KEY or pass --api-key", run.Stderr, StringComparison.Ordinal);
@@ -105,7 +104,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Upload_MissingFile_ExitsTwo()
     {
-        var run = await RunAsync(Environment(), "upload", "/nonexistent/data.csv", "--type", "events");
+        var run = await CliRunner.RunAsync(Environment(), "upload", "/nonexistent/data.csv", "--type", "events");
 
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("the file '/nonexistent/data.csv' does not exist", run.Stderr, StringComparison.Ordinal);
@@ -118,8 +117,8 @@ public sealed class CliTests : IAsyncLifetime
         environment["COMET_URL_OVERRIDE"] = "http://127.0.0.1:1/";
         var file = SampleData.WriteTemp(SampleData.Csv);
 
-        var ping = await RunAsync(environment, "ping", "--retries", "0");
-        var upload = await RunAsync(environment, "upload", file, "--type", "events", "--retries", "0");
+        var ping = await CliRunner.RunAsync(environment, "ping", "--retries", "0");
+        var upload = await CliRunner.RunAsync(environment, "upload", file, "--type", "events", "--retries", "0");
 
         Assert.Equal(1, ping.ExitCode);
         Assert.Contains("could not reach http://127.0.0.1:1/mpm/isAlive/ping", ping.Stderr, StringComparison.Ordinal);
@@ -130,7 +129,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task UnknownCommand_ExitsTwoWithUsage()
     {
-        var run = await RunAsync(Environment(), "fly");
+        var run = await CliRunner.RunAsync(Environment(), "fly");
 
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("unknown command 'fly'", run.Stderr, StringComparison.Ordinal);
@@ -144,47 +143,4 @@ public sealed class CliTests : IAsyncLifetime
         ["COMET_MPM_MODEL_NAME"] = "fraud-detector",
         ["COMET_MPM_MODEL_VERSION"] = "2.3.0",
     };
-
-    private static string CliDll()
-    {
-        // tests/CometMpm.Datasets.Tests/bin/<Configuration>/net10.0/ -> src/CometMpm.Cli/bin/<Configuration>/net10.0/
-        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var configuration = output.Parent!.Name;
-        var root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        var dll = Path.Combine(root, "src", "CometMpm.Cli", "bin", configuration, output.Name, "CometMpm.Cli.dll");
-        Assert.True(File.Exists(dll), $"Build src/CometMpm.Cli first: {dll} is missing.");
-        return dll;
-    }
-
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(Dictionary<string, string?> environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(CliDll());
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("COMET_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
 }

@@ -2,7 +2,6 @@ using System.Data;
 using System.Diagnostics;
 using System.Text.Json;
 using CometMpm.Datasets.Tests.Infrastructure;
-using Microsoft.Data.Analysis;
 using Xunit.Abstractions;
 
 namespace CometMpm.Datasets.Tests;
@@ -52,7 +51,7 @@ public sealed class RowLoggingTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task LogRowsAsync_DataReader_LogsTheSeedSampleRowsWithDbNullAsNull()
     {
         await using var client = TestClient.Create(_server.BaseUrl);
-        using var table = SampleTable();
+        using var table = SampleData.Table();
         using var reader = table.CreateDataReader();
 
         var result = await client.Mpm.LogRowsAsync(reader, SampleData.Columns);
@@ -64,18 +63,7 @@ public sealed class RowLoggingTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task LogDataFrameAsync_DataFrame_LogsTheSeedSampleRows()
     {
         await using var client = TestClient.Create(_server.BaseUrl);
-        var rows = SampleData.Rows;
-        var frame = new DataFrame(
-            new StringDataFrameColumn("PredictionId", rows.Select(r => r.PredictionId)),
-            new DoubleDataFrameColumn("timestamp", rows.Select(r => r.timestamp)),
-            new StringDataFrameColumn("oneMoreFeature", rows.Select(r => r.oneMoreFeature)),
-            new StringDataFrameColumn("anotherFeature", rows.Select(r => r.anotherFeature)),
-            new DoubleDataFrameColumn("someFeature", rows.Select(r => r.someFeature)),
-            new Int32DataFrameColumn("fingers_count", rows.Select(r => r.fingers_count)),
-            new DoubleDataFrameColumn("probability", rows.Select(r => r.probability)),
-            new StringDataFrameColumn("value", rows.Select(r => r.value)),
-            new Int32DataFrameColumn("label_fingers_count", rows.Select(r => r.label_fingers_count)),
-            new StringDataFrameColumn("animal", rows.Select(r => r.animal)));
+        var frame = SampleData.Frame();
 
         var result = await client.Mpm.LogDataFrameAsync(frame, SampleData.Columns);
 
@@ -138,7 +126,7 @@ public sealed class RowLoggingTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task LogRowsAsync_UnknownColumn_ThrowsNamingIt()
     {
         await using var client = TestClient.Create(_server.BaseUrl);
-        using var table = SampleTable();
+        using var table = SampleData.Table();
         using var reader = table.CreateDataReader();
 
         var fromReader = Assert.Throws<ArgumentException>(() => { _ = client.Mpm.LogRowsAsync(reader, new RowColumns("nope")); });
@@ -228,26 +216,5 @@ public sealed class RowLoggingTests(ITestOutputHelper output) : IAsyncLifetime
             return JsonSerializer.Serialize(copy);
         });
         Assert.Equal(ExpectedSample, string.Join("|", events));
-    }
-
-    private static DataTable SampleTable()
-    {
-        var table = new DataTable();
-        table.Columns.Add("PredictionId", typeof(string));
-        table.Columns.Add("timestamp", typeof(double));
-        table.Columns.Add("oneMoreFeature", typeof(string));
-        table.Columns.Add("anotherFeature", typeof(string));
-        table.Columns.Add("someFeature", typeof(double));
-        table.Columns.Add("fingers_count", typeof(int));
-        table.Columns.Add("probability", typeof(double));
-        table.Columns.Add("value", typeof(string));
-        table.Columns.Add("label_fingers_count", typeof(int));
-        table.Columns.Add("animal", typeof(string));
-        foreach (var r in SampleData.Rows)
-        {
-            table.Rows.Add(r.PredictionId, r.timestamp, (object?)r.oneMoreFeature ?? DBNull.Value, r.anotherFeature, r.someFeature, r.fingers_count, r.probability, r.value, r.label_fingers_count, r.animal);
-        }
-
-        return table;
     }
 }

@@ -31,6 +31,43 @@ public static class SampleData
         TimestampColumn = "timestamp",
     };
 
+    public static System.Data.DataTable Table()
+    {
+        var table = new System.Data.DataTable();
+        table.Columns.Add("PredictionId", typeof(string));
+        table.Columns.Add("timestamp", typeof(double));
+        table.Columns.Add("oneMoreFeature", typeof(string));
+        table.Columns.Add("anotherFeature", typeof(string));
+        table.Columns.Add("someFeature", typeof(double));
+        table.Columns.Add("fingers_count", typeof(int));
+        table.Columns.Add("probability", typeof(double));
+        table.Columns.Add("value", typeof(string));
+        table.Columns.Add("label_fingers_count", typeof(int));
+        table.Columns.Add("animal", typeof(string));
+        foreach (var r in Rows)
+        {
+            table.Rows.Add(r.PredictionId, r.timestamp, (object?)r.oneMoreFeature ?? DBNull.Value, r.anotherFeature, r.someFeature, r.fingers_count, r.probability, r.value, r.label_fingers_count, r.animal);
+        }
+
+        return table;
+    }
+
+    public static Microsoft.Data.Analysis.DataFrame Frame()
+    {
+        var rows = Rows;
+        return new Microsoft.Data.Analysis.DataFrame(
+            new Microsoft.Data.Analysis.StringDataFrameColumn("PredictionId", rows.Select(r => r.PredictionId)),
+            new Microsoft.Data.Analysis.DoubleDataFrameColumn("timestamp", rows.Select(r => r.timestamp)),
+            new Microsoft.Data.Analysis.StringDataFrameColumn("oneMoreFeature", rows.Select(r => r.oneMoreFeature)),
+            new Microsoft.Data.Analysis.StringDataFrameColumn("anotherFeature", rows.Select(r => r.anotherFeature)),
+            new Microsoft.Data.Analysis.DoubleDataFrameColumn("someFeature", rows.Select(r => r.someFeature)),
+            new Microsoft.Data.Analysis.Int32DataFrameColumn("fingers_count", rows.Select(r => r.fingers_count)),
+            new Microsoft.Data.Analysis.DoubleDataFrameColumn("probability", rows.Select(r => r.probability)),
+            new Microsoft.Data.Analysis.StringDataFrameColumn("value", rows.Select(r => r.value)),
+            new Microsoft.Data.Analysis.Int32DataFrameColumn("label_fingers_count", rows.Select(r => r.label_fingers_count)),
+            new Microsoft.Data.Analysis.StringDataFrameColumn("animal", rows.Select(r => r.animal)));
+    }
+
     public static string WriteTemp(string content, string name = "sample.csv")
     {
         var directory = Path.Combine(Path.GetTempPath(), "cometmpm-datasets-tests", Guid.NewGuid().ToString("N"));
