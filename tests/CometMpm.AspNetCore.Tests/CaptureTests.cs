@@ -149,6 +149,37 @@ public sealed class CaptureTests
     }
 
     [Fact]
+    public async Task CaptureSettings_AreBoundFromTheCometMpmCaptureSection()
+    {
+        await using var app = await TestApp.StartAsync(
+            a => a.MapPost("/score", (Transaction t) => new Score(1, "a")).WithCometMpm(),
+            settings: new Dictionary<string, string?>
+            {
+                ["CometMpm:Capture:PredictionIdHeader"] = "X-Correlation-Id",
+                ["CometMpm:Capture:ExcludeFeatures:0"] = "amount",
+            });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/score") { Content = JsonContent.Create(SampleTransaction) };
+        request.Headers.Add("X-Correlation-Id", "corr-1");
+
+        var response = await app.Client.SendAsync(request);
+
+        Assert.Equal("corr-1", response.Headers.GetValues("X-Correlation-Id").Single());
+        var e = Assert.Single(await app.PredictionsAsync());
+        Assert.Equal("corr-1", e.Id());
+        Assert.DoesNotContain("amount", e.Features().Keys);
+    }
+
+    [Fact]
+    public async Task CaptureSettings_OutOfRange_FailStartNamingTheKey()
+    {
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => TestApp.StartAsync(
+            a => a.MapPost("/score", (Transaction t) => new Score(1, "a")).WithCometMpm(),
+            settings: new Dictionary<string, string?> { ["CometMpm:Capture:SampleRate"] = "1.5" }));
+
+        Assert.Contains("CometMpm:Capture:SampleRate", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PredictionIdHeader_IsUsedAndReturned()
     {
         await using var app = await TestApp.StartAsync(a => a.MapPost("/score", (Transaction t) => new Score(1, "a")).WithCometMpm());

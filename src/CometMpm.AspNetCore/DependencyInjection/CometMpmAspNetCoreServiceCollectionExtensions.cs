@@ -4,6 +4,7 @@ using CometMpm.AspNetCore.Diagnostics;
 using CometMpm.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -23,10 +24,13 @@ public static class CometMpmAspNetCoreServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         var builder = services.AddOptions<CometMpmAspNetCoreOptions>()
-            .Validate(o => o.SampleRate is >= 0 and <= 1, "CometMpmAspNetCoreOptions.SampleRate must be between 0 and 1.")
-            .Validate(o => !string.IsNullOrWhiteSpace(o.PredictionIdHeader), "CometMpmAspNetCoreOptions.PredictionIdHeader must not be empty.")
-            .Validate(o => o.MaxPredictionIdLength > 0 && o.MaxDepth > 0, "CometMpmAspNetCoreOptions.MaxPredictionIdLength and MaxDepth must be positive.")
+            .Validate(o => o.SampleRate is >= 0 and <= 1, "CometMpm:Capture:SampleRate must be between 0 and 1 (the share of predictions captured).")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.PredictionIdHeader), "CometMpm:Capture:PredictionIdHeader must not be empty (default X-Prediction-Id).")
+            .Validate(o => o.MaxPredictionIdLength > 0 && o.MaxDepth > 0, "CometMpm:Capture:MaxPredictionIdLength and CometMpm:Capture:MaxDepth must be positive.")
             .ValidateOnStart();
+
+        // The CometMpm:Capture section first, so code-based configuration wins.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<CometMpmAspNetCoreOptions>, CaptureOptionsFromConfiguration>());
         if (configure is not null)
         {
             builder.Configure(configure);
@@ -41,5 +45,18 @@ public static class CometMpmAspNetCoreServiceCollectionExtensions
         services.TryAddScoped<PredictionContext>();
         services.TryAddScoped<ICometMpmPredictionContext>(sp => sp.GetRequiredService<PredictionContext>());
         return services;
+    }
+}
+
+/// <summary>Binds <see cref="CometMpmAspNetCoreOptions"/> from the <c>CometMpm:Capture</c> configuration section, when there is configuration.</summary>
+internal sealed class CaptureOptionsFromConfiguration(Microsoft.Extensions.Configuration.IConfiguration? configuration = null) : IConfigureOptions<CometMpmAspNetCoreOptions>
+{
+    public void Configure(CometMpmAspNetCoreOptions options)
+    {
+        if (configuration is not null)
+        {
+            var section = configuration.GetSection("CometMpm:Capture");
+            Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(section, options);
+        }
     }
 }
