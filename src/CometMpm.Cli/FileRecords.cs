@@ -35,11 +35,11 @@ internal static class FileRecords
     {
         using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         long line = 1;
-        _ = ReadRecord(reader, ref line); // the header, checked already
+        _ = CometMpm.Datasets.CsvHeader.ReadRecord(reader, ref line); // the header, checked already
         while (true)
         {
             var start = line;
-            var fields = ReadRecord(reader, ref line);
+            var fields = CometMpm.Datasets.CsvHeader.ReadRecord(reader, ref line);
             if (fields is null)
             {
                 yield break;
@@ -203,75 +203,5 @@ internal static class FileRecords
         }
 
         return cell;
-    }
-
-    /// <summary>Reads one CSV record (RFC 4180; a quoted field may hold line breaks); null at the end of the file.</summary>
-    private static List<string>? ReadRecord(StreamReader reader, ref long line)
-    {
-        var first = reader.ReadLine();
-        if (first is null)
-        {
-            return null;
-        }
-
-        line++;
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        var quoted = false;
-        var text = first;
-        while (true)
-        {
-            for (var i = 0; i < text.Length; i++)
-            {
-                var c = text[i];
-                if (quoted)
-                {
-                    if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
-                    {
-                        field.Append('"');
-                        i++;
-                    }
-                    else if (c == '"')
-                    {
-                        quoted = false;
-                    }
-                    else
-                    {
-                        field.Append(c);
-                    }
-                }
-                else if (c == '"')
-                {
-                    quoted = true;
-                }
-                else if (c == ',')
-                {
-                    fields.Add(field.ToString());
-                    field.Clear();
-                }
-                else
-                {
-                    field.Append(c);
-                }
-            }
-
-            if (!quoted)
-            {
-                break;
-            }
-
-            var next = reader.ReadLine();
-            if (next is null)
-            {
-                break;
-            }
-
-            line++;
-            field.Append('\n');
-            text = next;
-        }
-
-        fields.Add(field.ToString());
-        return fields;
     }
 }

@@ -41,37 +41,7 @@ public static class DataFrameLoggingExtensions
             return row => column[row];
         }
 
-        var mapping = new RowMapping<long>(Column(columns.PredictionIdColumn));
-        foreach (var name in columns.FeatureColumns ?? [])
-        {
-            mapping.Feature(name, Column(name));
-        }
-
-        foreach (var name in columns.OutputFeaturesColumns ?? [])
-        {
-            mapping.Output(name, Column(name));
-        }
-
-        foreach (var name in columns.LabelsColumns ?? [])
-        {
-            mapping.Label(name, Column(name));
-        }
-
-        if (columns.OutputValueColumn is { } value)
-        {
-            mapping.OutputValue(Column(value));
-        }
-
-        if (columns.OutputProbabilityColumn is { } probability)
-        {
-            mapping.OutputProbability(Column(probability));
-        }
-
-        if (columns.TimestampColumn is { } timestamp)
-        {
-            mapping.Timestamp(Column(timestamp));
-        }
-
+        var mapping = RowMapping<long>.FromColumns(columns, Column);
         return mpm.LogRowsAsync(RowIndexes(dataFrame.Rows.Count), mapping, options, cancellationToken);
     }
 

@@ -115,45 +115,75 @@ internal sealed class CsvHeader
     /// <summary>Splits a CSV line into fields (RFC 4180 quoting, <c>""</c> inside quotes is one quote).</summary>
     internal static List<string> SplitColumns(string line)
     {
-        var columns = new List<string>();
+        using var reader = new StringReader(line);
+        long lines = 0;
+        return ReadRecord(reader, ref lines) ?? [string.Empty];
+    }
+
+    /// <summary>
+    /// Reads one CSV record (RFC 4180: <c>""</c> inside quotes is one quote, and a quoted field may hold line
+    /// breaks, so a record may span lines); null at the end of the input. <paramref name="line"/> counts the lines read.
+    /// </summary>
+    internal static List<string>? ReadRecord(TextReader reader, ref long line)
+    {
+        var text = reader.ReadLine();
+        if (text is null)
+        {
+            return null;
+        }
+
+        line++;
+        var fields = new List<string>();
         var field = new StringBuilder();
         var quoted = false;
-        for (var i = 0; i < line.Length; i++)
+        while (true)
         {
-            var c = line[i];
-            if (quoted)
+            for (var i = 0; i < text.Length; i++)
             {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"')
+                var c = text[i];
+                if (quoted)
                 {
-                    field.Append('"');
-                    i++;
+                    if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
+                    {
+                        field.Append('"');
+                        i++;
+                    }
+                    else if (c == '"')
+                    {
+                        quoted = false;
+                    }
+                    else
+                    {
+                        field.Append(c);
+                    }
                 }
                 else if (c == '"')
                 {
-                    quoted = false;
+                    quoted = true;
+                }
+                else if (c == ',')
+                {
+                    fields.Add(field.ToString());
+                    field.Clear();
                 }
                 else
                 {
                     field.Append(c);
                 }
             }
-            else if (c == '"')
+
+            if (!quoted || reader.ReadLine() is not { } next)
             {
-                quoted = true;
+                break;
             }
-            else if (c == ',')
-            {
-                columns.Add(field.ToString());
-                field.Clear();
-            }
-            else
-            {
-                field.Append(c);
-            }
+
+            line++;
+            field.Append('\n');
+            text = next;
         }
 
-        columns.Add(field.ToString());
-        return columns;
+        fields.Add(field.ToString());
+        return fields;
     }
 
     /// <summary>

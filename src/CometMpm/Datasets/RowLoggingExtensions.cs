@@ -88,37 +88,7 @@ public static class RowLoggingExtensions
             return record => record.GetValue(ordinal);
         }
 
-        var mapping = new RowMapping<IDataRecord>(Column(columns.PredictionIdColumn));
-        foreach (var name in columns.FeatureColumns ?? [])
-        {
-            mapping.Feature(name, Column(name));
-        }
-
-        foreach (var name in columns.OutputFeaturesColumns ?? [])
-        {
-            mapping.Output(name, Column(name));
-        }
-
-        foreach (var name in columns.LabelsColumns ?? [])
-        {
-            mapping.Label(name, Column(name));
-        }
-
-        if (columns.OutputValueColumn is { } value)
-        {
-            mapping.OutputValue(Column(value));
-        }
-
-        if (columns.OutputProbabilityColumn is { } probability)
-        {
-            mapping.OutputProbability(Column(probability));
-        }
-
-        if (columns.TimestampColumn is { } timestamp)
-        {
-            mapping.Timestamp(Column(timestamp));
-        }
-
+        var mapping = RowMapping<IDataRecord>.FromColumns(columns, Column);
         return LogRowsAsync(mpm, Records(reader), mapping, options, cancellationToken);
     }
 

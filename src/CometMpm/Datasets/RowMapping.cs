@@ -32,26 +32,48 @@ public sealed class RowMapping<[DynamicallyAccessedMembers(DynamicallyAccessedMe
     /// <param name="columns">The column (property) names, as in the Python <c>log_dataframe</c>.</param>
     /// <returns>The mapping.</returns>
     /// <exception cref="ArgumentException">A named property does not exist.</exception>
-    public static RowMapping<T> FromColumns(RowColumns columns)
+    public static RowMapping<T> FromColumns(RowColumns columns) => FromColumns(columns, Property);
+
+    /// <summary>
+    /// A mapping from named columns of any row shape: <paramref name="column"/> turns a column name into a reader of
+    /// that column (it may throw <see cref="ArgumentException"/> for an unknown name).
+    /// </summary>
+    /// <param name="columns">The column names, with the arguments of the Python <c>log_dataframe</c>.</param>
+    /// <param name="column">Makes the reader of a named column.</param>
+    /// <returns>The mapping.</returns>
+    public static RowMapping<T> FromColumns(RowColumns columns, Func<string, Func<T, object?>> column)
     {
         ArgumentNullException.ThrowIfNull(columns);
-        var mapping = new RowMapping<T>(Property(columns.PredictionIdColumn));
-        mapping.Features([.. columns.FeatureColumns ?? []]);
-        mapping.Outputs([.. columns.OutputFeaturesColumns ?? []]);
-        mapping.Labels([.. columns.LabelsColumns ?? []]);
+        ArgumentNullException.ThrowIfNull(column);
+        var mapping = new RowMapping<T>(column(columns.PredictionIdColumn));
+        foreach (var name in columns.FeatureColumns ?? [])
+        {
+            mapping.Feature(name, column(name));
+        }
+
+        foreach (var name in columns.OutputFeaturesColumns ?? [])
+        {
+            mapping.Output(name, column(name));
+        }
+
+        foreach (var name in columns.LabelsColumns ?? [])
+        {
+            mapping.Label(name, column(name));
+        }
+
         if (columns.OutputValueColumn is { } value)
         {
-            mapping.OutputValue(Property(value));
+            mapping.OutputValue(column(value));
         }
 
         if (columns.OutputProbabilityColumn is { } probability)
         {
-            mapping.OutputProbability(Property(probability));
+            mapping.OutputProbability(column(probability));
         }
 
         if (columns.TimestampColumn is { } timestamp)
         {
-            mapping.Timestamp(Property(timestamp));
+            mapping.Timestamp(column(timestamp));
         }
 
         return mapping;
