@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Packs the five packages into artifacts/packages and proves they are complete and usable:
+#  1. each .nupkg has its README, LICENSE, MIT licence expression, repository URL and commit; each library has its
+#     XML docs; each .snupkg has a PDB whose SourceLink points at the repository;
+#  2. a fresh web project in a temp dir (NuGet.config: the local folder plus the usual sources) references the three
+#     libraries, restores them from that folder and builds with warnings as errors;
+#  3. the two tools install from that folder: comet-mpm-emulator starts, and comet-mpm ping reaches it.
+# Usage: tests/packaging/check-packages.sh   (CI runs it through .ci/run, after the solution's build and tests)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo="$(pwd)"
+out="$repo/artifacts/packages"
+work="$(mktemp -d)"
+emulator_pid=""
+cleanup() {
+  if [ -n "$emulator_pid" ] && kill -0 "$emulator_pid" 2>/dev/null; then
+    kill "$emulator_pid" 2>/dev/null || true
+    wait "$emulator_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "check-packages: FAIL: $*" >&2; exit 1; }
+
+libraries=(CometMpm CometMpm.AspNetCore CometMpm.DataAnalysis)
+tools=(CometMpm.Emulator CometMpm.Cli)
+
+# 1. Pack (Release). The version comes from Directory.Build.props.
+rm -rf "$out"
+mkdir -p "$out"
+for project in "${libraries[@]}" "${tools[@]}"; do
+  dotnet pack "src/$project" -c Release -o "$out" --nologo -v quiet -warnaserror >"$work/pack-$project.log" 2>&1 \
+    || { cat "$work/pack-$project.log"; fail "dotnet pack src/$project failed"; }
+done
+version="$(ls "$out"/CometMpm.[0-9]*.nupkg | sed -n 's/.*CometMpm\.\([0-9][^/]*\)\.nupkg$/\1/p')"
+[ -n "$version" ] || fail "no CometMpm package in $out"
+nupkgs=$(ls "$out"/*.nupkg | wc -l)
+snupkgs=$(ls "$out"/*.snupkg | wc -l)
+[ "$nupkgs" -eq 5 ] && [ "$snupkgs" -eq 5 ] || fail "expected 5 .nupkg and 5 .snupkg, found $nupkgs and $snupkgs: $(ls "$out")"
+echo "check-packages: packed $nupkgs packages and $snupkgs symbol packages, version $version, into artifacts/packages"
+
+for id in "${libraries[@]}" "${tools[@]}"; do
+  pkg="$out/$id.$version.nupkg"
+  [ -f "$pkg" ] || fail "$id.$version.nupkg is missing"
+  files="$(unzip -Z1 "$pkg")"
+  nuspec="$(unzip -p "$pkg" "$id.nuspec")"
+  grep -qx 'README.md' <<<"$files" || fail "$id has no README.md"
+  grep -qx 'LICENSE' <<<"$files" || fail "$id has no LICENSE file"
+  grep -q '<readme>README.md</readme>' <<<"$nuspec" || fail "$id's nuspec names no readme"
+  grep -q '<license type="expression">MIT</license>' <<<"$nuspec" || fail "$id's nuspec has no MIT licence"
+  grep -q '<repository type="git" url="https://github.com/[^"]*"[^>]* commit="[0-9a-f]\{40\}"' <<<"$nuspec" \
+    || fail "$id's nuspec has no repository URL with a commit: $(grep -o '<repository[^>]*>' <<<"$nuspec" || true)"
+  if [[ " ${libraries[*]} " == *" $id "* ]]; then
+    grep -qx "lib/net10.0/$id.dll" <<<"$files" || fail "$id has no lib/net10.0/$id.dll"
+    grep -qx "lib/net10.0/$id.xml" <<<"$files" || fail "$id has no XML documentation"
+    pdb_dir="lib/net10.0"
+  else
+    grep -qx 'tools/net10.0/any/DotnetToolSettings.xml' <<<"$files" || fail "$id is not a dotnet tool package"
+    pdb_dir="tools/net10.0/any"
+  fi
+  mkdir -p "$work/sym/$id"
+  unzip -q -o "$out/$id.$version.snupkg" -d "$work/sym/$id"
+  pdb="$work/sym/$id/$pdb_dir/$id.pdb"
+  [ -f "$pdb" ] || fail "$id's symbol package has no $pdb_dir/$id.pdb"
+  grep -a -q 'https://raw.githubusercontent.com/[^"]*/[0-9a-f]\{40\}/\*' "$pdb" || fail "$id's PDB has no SourceLink to the repository"
+done
+echo "check-packages: every package has README, LICENSE, MIT licence, repository URL and commit, XML docs (libraries), SourceLink'd PDB"
+
+# 2. A fresh project that uses the three libraries from the local folder. Its packages go to a private folder (with
+#    the machine's cache as a read-only fallback for the third-party ones), so a stale copy of ours is never used.
+for id in "${libraries[@]}"; do
+  lower="$(tr '[:upper:]' '[:lower:]' <<<"$id")"
+  if [ -d "$HOME/.nuget/packages/$lower/$version" ]; then
+    echo "check-packages: removing a cached $id $version from ~/.nuget/packages (it would shadow the new package)"
+    rm -rf "$HOME/.nuget/packages/$lower/$version"
+  fi
+done
+app="$work/app"
+mkdir -p "$app" "$work/packages"
+cat >"$work/NuGet.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <add key="local-cometmpm" value="$out" />
+  </packageSources>
+  <config>
+    <add key="globalPackagesFolder" value="$work/packages" />
+  </config>
+  <fallbackPackageFolders>
+    <add key="machine-cache" value="$HOME/.nuget/packages" />
+  </fallbackPackageFolders>
+</configuration>
+XML
+cat >"$app/PackageConsumer.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk.Web">
+  <PropertyGroup>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+    <GenerateDocumentationFile>true</GenerateDocumentationFile>
+    <NoWarn>\$(NoWarn);CS1591</NoWarn>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="CometMpm" Version="$version" />
+    <PackageReference Include="CometMpm.AspNetCore" Version="$version" />
+    <PackageReference Include="CometMpm.DataAnalysis" Version="$version" />
+  </ItemGroup>
+</Project>
+XML
+cat >"$app/Program.cs" <<'CS'
+using CometMpm;
+using CometMpm.AspNetCore;
+using Microsoft.Data.Analysis;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddCometMpm(o =>
+{
+    o.ApiKey = "key";
+    o.WorkspaceName = "ws";
+    o.ModelName = "model";
+    o.ModelVersion = "1.0.0";
+});
+builder.Services.AddCometMpmAspNetCore(o => o.SampleRate = 1.0);
+var app = builder.Build();
+
+app.MapPost("/score", (Input input) => new Output(input.X > 0 ? "yes" : "no", 0.9)).WithCometMpm();
+var api = app.MapGroup("/v2").WithCometMpmAttributes();
+api.MapPost("/score", [CometMpmPrediction] (Input input) => new Output("yes", 0.5));
+app.MapCometMpmLabels();
+app.MapPost("/frame", async (ICometMpm mpm) =>
+{
+    var frame = new DataFrame(new StringDataFrameColumn("id", ["a"]), new DoubleDataFrameColumn("x", [1.0]));
+    var result = await mpm.LogDataFrameAsync(frame, new RowColumns("id") { FeatureColumns = ["x"] });
+    return result.Logged;
+});
+app.MapPost("/rows", async (ICometMpm mpm) =>
+    (await mpm.LogRowsAsync(new[] { new Input(1) }, new RowMapping<Input>(_ => Guid.NewGuid()).Feature("x", r => r.X))).Logged);
+app.Run();
+
+internal sealed record Input(double X);
+internal sealed record Output(string Value, double Probability);
+CS
+cp "$work/NuGet.config" "$app/NuGet.config"
+(cd "$app" && dotnet build --nologo -v quiet >"$work/consumer.log" 2>&1) || { cat "$work/consumer.log"; fail "the fresh project does not build against the packages"; }
+# The libraries were restored from artifacts/packages, not from anywhere else: compare the hashes.
+for id in "${libraries[@]}"; do
+  lower="$(tr '[:upper:]' '[:lower:]' <<<"$id")"
+  restored="$work/packages/$lower/$version/$lower.$version.nupkg"
+  [ -f "$restored" ] || fail "$id $version was not restored into the project's package folder"
+  cmp -s "$restored" "$out/$id.$version.nupkg" || fail "$id $version was restored from somewhere other than artifacts/packages"
+done
+echo "check-packages: a fresh project restored CometMpm, CometMpm.AspNetCore and CometMpm.DataAnalysis $version from artifacts/packages and built (warnings as errors)"
+
+# 3. The tools install from the folder and run.
+dotnet tool install CometMpm.Emulator --version "$version" --tool-path "$work/tools" --configfile "$work/NuGet.config" >"$work/tool1.log" 2>&1 \
+  || { cat "$work/tool1.log"; fail "the emulator tool does not install"; }
+dotnet tool install CometMpm.Cli --version "$version" --tool-path "$work/tools" --configfile "$work/NuGet.config" >"$work/tool2.log" 2>&1 \
+  || { cat "$work/tool2.log"; fail "the CLI tool does not install"; }
+"$work/tools/comet-mpm-emulator" --urls http://127.0.0.1:0 >"$work/emulator.log" 2>&1 &
+emulator_pid=$!
+root=""
+for _ in $(seq 1 150); do
+  root="$(sed -n 's/.*COMET_URL_OVERRIDE=\(http[^ ]*\).*/\1/p' "$work/emulator.log" | head -n 1)"
+  [ -n "$root" ] && break
+  kill -0 "$emulator_pid" 2>/dev/null || { cat "$work/emulator.log"; fail "comet-mpm-emulator exited"; }
+  sleep 0.2
+done
+[ -n "$root" ] || { cat "$work/emulator.log"; fail "comet-mpm-emulator did not print its address"; }
+COMET_API_KEY=check COMET_URL_OVERRIDE="$root" "$work/tools/comet-mpm" ping >"$work/ping.log" 2>&1 \
+  || { cat "$work/ping.log"; fail "comet-mpm ping against the installed emulator failed"; }
+echo "check-packages: comet-mpm-emulator and comet-mpm installed from artifacts/packages; comet-mpm ping reached the emulator at $root"
+echo "check-packages: OK"
