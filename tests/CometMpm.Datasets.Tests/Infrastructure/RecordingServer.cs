@@ -1,14 +1,10 @@
+using CometMpm.Testing;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 
 namespace CometMpm.Datasets.Tests.Infrastructure;
@@ -63,16 +59,9 @@ public sealed class RecordingServer : IAsyncDisposable
 
     public static async Task<RecordingServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var server = new RecordingServer(app);
-        app.Run(server.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseUrl = new Uri(address.TrimEnd('/') + "/");
+        RecordingServer? server = null;
+        var (app, baseUrl) = await LoopbackApp.StartAsync(context => server!.HandleAsync(context), unlimitedBody: true);
+        server = new RecordingServer(app) { BaseUrl = baseUrl };
         return server;
     }
 

@@ -1,13 +1,9 @@
+using CometMpm.Testing;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace CometMpm.Tests.Infrastructure;
 
@@ -46,15 +42,9 @@ public sealed class ScriptedMpmServer : IAsyncDisposable
 
     public static async Task<ScriptedMpmServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var server = new ScriptedMpmServer(app);
-        app.Run(server.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseUrl = new Uri(address.TrimEnd('/') + "/");
+        ScriptedMpmServer? server = null;
+        var (app, baseUrl) = await LoopbackApp.StartAsync(context => server!.HandleAsync(context));
+        server = new ScriptedMpmServer(app) { BaseUrl = baseUrl };
         return server;
     }
 
