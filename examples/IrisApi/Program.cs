@@ -65,3 +65,6 @@ if (emulator is not null)
 {
     await emulator.DisposeAsync();
 }
+
+/// <summary>The entry point, public so that tests can host the app with WebApplicationFactory.</summary>
+public partial class Program;
