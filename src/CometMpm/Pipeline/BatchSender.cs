@@ -269,6 +269,7 @@ internal sealed class BatchSender(
     private async Task FillAsync(List<MpmEvent> batch, DateTimeOffset deadline, CancellationToken abort)
     {
         var max = options.MaxBatchSize;
+        var woken = false;
         while (true)
         {
             while (batch.Count < max && queue.TryRead(out var next))
@@ -295,13 +296,16 @@ internal sealed class BatchSender(
                 return;
             }
 
+            // Wake on the next event once, then only when the batch can be filled (waking on every event cost the
+            // request path several µs per event under load); and when the batch time is up, on a flush or completion.
             using var waitCancellation = CancellationTokenSource.CreateLinkedTokenSource(abort);
-            var dataArrived = queue.WaitToReadAsync(waitCancellation.Token).AsTask();
+            var filled = queue.WaitForCountAsync(woken ? max - batch.Count : 1);
+            woken = true;
             var batchTimeElapsed = Task.Delay(remaining, timeProvider, waitCancellation.Token);
-            var completed = await Task.WhenAny(dataArrived, batchTimeElapsed, wake).ConfigureAwait(false);
+            var completed = await Task.WhenAny(filled, batchTimeElapsed, wake).ConfigureAwait(false);
             await waitCancellation.CancelAsync().ConfigureAwait(false);
             abort.ThrowIfCancellationRequested();
-            if (completed == batchTimeElapsed || (completed == dataArrived && !await dataArrived.ConfigureAwait(false)))
+            if (completed == batchTimeElapsed)
             {
                 return;
             }

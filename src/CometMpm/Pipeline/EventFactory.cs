@@ -30,25 +30,26 @@ internal static class EventFactory
             return idError;
         }
 
-        FeatureMap? features = null;
-        if (inputFeatures is not null && TryCopy(inputFeatures, InputFeaturesField, out features) is { } inputError)
+        var bytes = 0;
+        KeyValuePair<string, object?>[]? features = null;
+        if (inputFeatures is not null && TryCopy(inputFeatures, InputFeaturesField, out features, ref bytes) is { } inputError)
         {
             return inputError;
         }
 
-        FeatureMap? prediction = null;
-        if (outputFeatures is { Count: > 0 } && TryCopy(outputFeatures, OutputFeaturesField, out prediction) is { } outputError)
+        KeyValuePair<string, object?>[]? prediction = null;
+        if (outputFeatures is { Count: > 0 } && TryCopy(outputFeatures, OutputFeaturesField, out prediction, ref bytes) is { } outputError)
         {
             return outputError;
         }
 
-        FeatureMap? labelMap = null;
-        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, out labelMap) is { } labelError)
+        KeyValuePair<string, object?>[]? labelMap = null;
+        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, out labelMap, ref bytes) is { } labelError)
         {
             return labelError;
         }
 
-        mpmEvent = new MpmEvent(MpmEventKind.Prediction, model, predictionId!, timestampMs, features, prediction, labelMap);
+        mpmEvent = new MpmEvent(MpmEventKind.Prediction, model, predictionId!, timestampMs, features, prediction, labelMap, bytes);
         return null;
     }
 
@@ -113,13 +114,18 @@ internal static class EventFactory
             return idError;
         }
 
-        var labelMap = FeatureMap.Empty;
-        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, out labelMap) is { } labelError)
+        var bytes = FeatureMap.Empty.ApproximateBytes;
+        var labelMap = FeatureMap.Empty.Items;
+        if (labels is { Count: > 0 })
         {
-            return labelError;
+            bytes = 0;
+            if (TryCopy(labels, LabelsField, out labelMap, ref bytes) is { } labelError)
+            {
+                return labelError;
+            }
         }
 
-        mpmEvent = new MpmEvent(MpmEventKind.Label, model, predictionId!, timestampMs, null, null, labelMap);
+        mpmEvent = new MpmEvent(MpmEventKind.Label, model, predictionId!, timestampMs, null, null, labelMap, bytes);
         return null;
     }
 
@@ -147,15 +153,28 @@ internal static class EventFactory
     /// <summary>Copies and normalizes a map; returns an error message naming the field when a name or value is invalid.</summary>
     internal static string? TryCopy(IReadOnlyDictionary<string, object?> source, string field, out FeatureMap? map)
     {
+        var bytes = 0;
+        var error = TryCopy(source, field, out var items, ref bytes);
+        map = items is null ? null : new FeatureMap(items);
+        return error;
+    }
+
+    /// <summary>
+    /// Copies and normalizes a map into a new item array, adding its <see cref="FeatureMap.Estimate"/> to
+    /// <paramref name="bytes"/> in the same pass; returns an error message naming the field when a name or value is invalid.
+    /// </summary>
+    internal static string? TryCopy(IReadOnlyDictionary<string, object?> source, string field, out KeyValuePair<string, object?>[]? map, ref int bytes)
+    {
         map = null;
         var items = new KeyValuePair<string, object?>[source.Count];
         var index = 0;
+        var estimate = FeatureMap.EmptyBytes;
         if (source is Dictionary<string, object?> dictionary)
         {
             // The struct enumerator avoids an allocation on the request path.
             foreach (var pair in dictionary)
             {
-                if (Normalize(pair, field, ref items, ref index) is { } error)
+                if (Normalize(pair, field, ref items, ref index, ref estimate) is { } error)
                 {
                     return error;
                 }
@@ -165,7 +184,7 @@ internal static class EventFactory
         {
             foreach (var pair in source)
             {
-                if (Normalize(pair, field, ref items, ref index) is { } error)
+                if (Normalize(pair, field, ref items, ref index, ref estimate) is { } error)
                 {
                     return error;
                 }
@@ -177,11 +196,12 @@ internal static class EventFactory
             Array.Resize(ref items, index);
         }
 
-        map = new FeatureMap(items);
+        map = items;
+        bytes += estimate;
         return null;
     }
 
-    private static string? Normalize(KeyValuePair<string, object?> pair, string field, ref KeyValuePair<string, object?>[] items, ref int index)
+    private static string? Normalize(KeyValuePair<string, object?> pair, string field, ref KeyValuePair<string, object?>[] items, ref int index, ref int estimate)
     {
         if (string.IsNullOrWhiteSpace(pair.Key))
         {
@@ -200,6 +220,7 @@ internal static class EventFactory
         }
 
         items[index++] = new KeyValuePair<string, object?>(pair.Key, normalized);
+        estimate += FeatureMap.EntryBytes(pair.Key, normalized);
         return null;
     }
 

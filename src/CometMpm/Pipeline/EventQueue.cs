@@ -17,7 +17,10 @@ internal sealed class EventQueue
     private readonly long _maxBytes;
     private readonly TimeSpan _waitTimeout;
     private readonly object _spaceLock = new(); // a Monitor, for Wait and PulseAll
+    private readonly AsyncSignal _filled = new();
     private long _bytes;
+    private int _count; // the channel's count, kept without its lock so a write can tell the sender a batch is full
+    private int _wakeAt = int.MaxValue;
     private long _accepted;
     private long _settled;
     private long _failed;
@@ -84,6 +87,7 @@ internal sealed class EventQueue
         }
 
         Interlocked.Add(ref _bytes, -mpmEvent.ApproximateBytes);
+        Interlocked.Decrement(ref _count);
         if (Volatile.Read(ref _waiters) > 0)
         {
             lock (_spaceLock)
@@ -97,10 +101,28 @@ internal sealed class EventQueue
 
     public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _channel.Reader.WaitToReadAsync(cancellationToken);
 
+    /// <summary>
+    /// Completes when at least <paramref name="count"/> events are queued, or the queue is completed. The sender waits on
+    /// this to fill a batch, so it wakes once per batch rather than once per event.
+    /// </summary>
+    public Task WaitForCountAsync(int count)
+    {
+        var filled = _filled.WaitTask;
+        Interlocked.Exchange(ref _wakeAt, count); // a full fence, paired with the Interlocked.Increment in TryWriteOnce
+        if (Volatile.Read(ref _count) >= count || IsCompleted)
+        {
+            Interlocked.Exchange(ref _wakeAt, int.MaxValue);
+            return Task.CompletedTask;
+        }
+
+        return filled;
+    }
+
     public void Complete()
     {
         IsCompleted = true;
         _channel.Writer.TryComplete();
+        _filled.Pulse();
         lock (_spaceLock)
         {
             Monitor.PulseAll(_spaceLock);
@@ -131,6 +153,11 @@ internal sealed class EventQueue
         }
 
         Interlocked.Increment(ref _accepted);
+        if (Interlocked.Increment(ref _count) >= Volatile.Read(ref _wakeAt) && Interlocked.Exchange(ref _wakeAt, int.MaxValue) != int.MaxValue)
+        {
+            _filled.Pulse();
+        }
+
         return true;
     }
 

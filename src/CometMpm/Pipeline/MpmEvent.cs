@@ -14,28 +14,66 @@ internal enum MpmEventKind : byte
 internal sealed record ModelIdentity(string WorkspaceName, string ModelName, string ModelVersion);
 
 /// <summary>
-/// A validated, immutable event, built on the caller's thread. Its properties are the wire JSON of
-/// protocol §4 in order; a null map is left out (the inclusion rules are applied when it is built).
+/// A validated, immutable event, built on the caller's thread. Its serialized properties are the wire JSON of
+/// protocol §4 in order (source-generated, <see cref="MpmJsonContext"/>); a null map is left out (the inclusion
+/// rules are applied when it is built).
+/// The maps are held as their normalized item arrays, without a <see cref="FeatureMap"/> around each:
+/// an event of 10 features is then one array and this object (256 bytes), the least a copy can take.
 /// </summary>
-internal sealed class MpmEvent(
-    MpmEventKind kind,
-    ModelIdentity model,
-    string predictionId,
-    long timestampMs,
-    FeatureMap? features,
-    FeatureMap? prediction,
-    FeatureMap? labels)
+internal sealed class MpmEvent
 {
-    [JsonIgnore]
-    public MpmEventKind Kind { get; } = kind;
+    private const int FixedBytes = 96;
+
+    public MpmEvent(
+        MpmEventKind kind,
+        ModelIdentity model,
+        string predictionId,
+        long timestampMs,
+        FeatureMap? features,
+        FeatureMap? prediction,
+        FeatureMap? labels)
+        : this(
+            kind,
+            model,
+            predictionId,
+            timestampMs,
+            features?.Items,
+            prediction?.Items,
+            labels?.Items,
+            (features?.ApproximateBytes ?? 0) + (prediction?.ApproximateBytes ?? 0) + (labels?.ApproximateBytes ?? 0))
+    {
+    }
+
+    /// <summary>Builds an event from normalized item arrays whose <see cref="FeatureMap.Estimate"/> sum is <paramref name="mapBytes"/>.</summary>
+    public MpmEvent(
+        MpmEventKind kind,
+        ModelIdentity model,
+        string predictionId,
+        long timestampMs,
+        KeyValuePair<string, object?>[]? features,
+        KeyValuePair<string, object?>[]? prediction,
+        KeyValuePair<string, object?>[]? labels,
+        int mapBytes)
+    {
+        Kind = kind;
+        Model = model;
+        PredictionId = predictionId;
+        Timestamp = timestampMs;
+        Features = features;
+        Prediction = prediction;
+        Labels = labels;
+        ApproximateBytes = FixedBytes + predictionId.Length + mapBytes;
+    }
 
     [JsonIgnore]
-    public ModelIdentity Model { get; } = model;
+    public MpmEventKind Kind { get; }
+
+    [JsonIgnore]
+    public ModelIdentity Model { get; }
 
     /// <summary>About how many bytes the event takes in memory; the queue is bounded by it.</summary>
     [JsonIgnore]
-    public int ApproximateBytes { get; } = 96 + predictionId.Length
-        + (features?.ApproximateBytes ?? 0) + (prediction?.ApproximateBytes ?? 0) + (labels?.ApproximateBytes ?? 0);
+    public int ApproximateBytes { get; }
 
     [JsonPropertyName("modelName")]
     [JsonPropertyOrder(0)]
@@ -51,22 +89,25 @@ internal sealed class MpmEvent(
 
     [JsonPropertyName("predictionId")]
     [JsonPropertyOrder(3)]
-    public string PredictionId { get; } = predictionId;
+    public string PredictionId { get; }
 
     /// <summary>Milliseconds since the Unix epoch, UTC, fixed when the event was logged.</summary>
     [JsonPropertyName("timestamp")]
     [JsonPropertyOrder(4)]
-    public long Timestamp { get; } = timestampMs;
+    public long Timestamp { get; }
 
     [JsonPropertyName("features")]
     [JsonPropertyOrder(5)]
-    public FeatureMap? Features { get; } = features;
+    [JsonConverter(typeof(FeatureItemsConverter))]
+    public KeyValuePair<string, object?>[]? Features { get; }
 
     [JsonPropertyName("prediction")]
     [JsonPropertyOrder(6)]
-    public FeatureMap? Prediction { get; } = prediction;
+    [JsonConverter(typeof(FeatureItemsConverter))]
+    public KeyValuePair<string, object?>[]? Prediction { get; }
 
     [JsonPropertyName("labels")]
     [JsonPropertyOrder(7)]
-    public FeatureMap? Labels { get; } = labels;
+    [JsonConverter(typeof(FeatureItemsConverter))]
+    public KeyValuePair<string, object?>[]? Labels { get; }
 }

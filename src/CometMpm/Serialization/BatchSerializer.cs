@@ -19,6 +19,7 @@ internal sealed class BatchSerializer
         _writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
     }
 
+    /// <summary>Writes <c>{"data":[...]}</c> with the source-generated <see cref="MpmJsonContext"/>.</summary>
     public ReadOnlyMemory<byte> Serialize(IReadOnlyList<MpmEvent> events)
     {
         _buffer.ResetWrittenCount();

@@ -19,16 +19,21 @@ internal sealed class FeatureMap(KeyValuePair<string, object?>[] items)
 
     public int Count => Items.Length;
 
-    private static int Estimate(KeyValuePair<string, object?>[] items)
+    /// <summary>The estimate of <see cref="ApproximateBytes"/> for a map of these items.</summary>
+    internal static int Estimate(KeyValuePair<string, object?>[] items)
     {
-        var bytes = 16;
+        var bytes = EmptyBytes;
         foreach (var (name, value) in items)
         {
-            bytes += 24 + name.Length + (value is string s ? s.Length : 8);
+            bytes += EntryBytes(name, value);
         }
 
         return bytes;
     }
+
+    internal const int EmptyBytes = 16;
+
+    internal static int EntryBytes(string name, object? value) => 24 + name.Length + (value is string s ? s.Length : 8);
 
     public object? this[string name]
     {

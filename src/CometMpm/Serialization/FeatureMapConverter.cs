@@ -14,10 +14,12 @@ internal sealed class FeatureMapConverter : JsonConverter<FeatureMap>
     public override FeatureMap Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
         throw new NotSupportedException("Feature maps are only written.");
 
-    public override void Write(Utf8JsonWriter writer, FeatureMap value, JsonSerializerOptions options)
+    public override void Write(Utf8JsonWriter writer, FeatureMap value, JsonSerializerOptions options) => WriteItems(writer, value.Items);
+
+    internal static void WriteItems(Utf8JsonWriter writer, KeyValuePair<string, object?>[] items)
     {
         writer.WriteStartObject();
-        foreach (var (name, item) in value.Items)
+        foreach (var (name, item) in items)
         {
             writer.WritePropertyName(name);
             WriteScalar(writer, item);
@@ -86,3 +88,4 @@ internal sealed class FeatureMapConverter : JsonConverter<FeatureMap>
         writer.WriteRawValue(buffer[..written], skipInputValidation: true);
     }
 }
+

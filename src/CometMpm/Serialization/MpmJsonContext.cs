@@ -10,9 +10,20 @@ internal sealed class EventBatchBody
     public IReadOnlyList<MpmEvent> Data { get; set; } = [];
 }
 
-/// <summary>Source-generated serialization of the wire bodies (no reflection, trimming- and AOT-safe).</summary>
-[JsonSourceGenerationOptions(
-    GenerationMode = JsonSourceGenerationMode.Serialization,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+/// <summary>
+/// Source-generated serialization of the wire bodies: no reflection, trimming- and AOT-safe. Metadata mode (not
+/// the serialization-only fast path) because the feature maps are written by a property-level converter.
+/// </summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(EventBatchBody))]
 internal sealed partial class MpmJsonContext : JsonSerializerContext;
+
+/// <summary>Writes a normalized feature (or label) item array as a flat JSON object (see <see cref="FeatureMapConverter"/>).</summary>
+internal sealed class FeatureItemsConverter : JsonConverter<KeyValuePair<string, object?>[]>
+{
+    public override KeyValuePair<string, object?>[] Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options) =>
+        throw new NotSupportedException("Feature maps are only written.");
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, KeyValuePair<string, object?>[] value, System.Text.Json.JsonSerializerOptions options) =>
+        FeatureMapConverter.WriteItems(writer, value);
+}
