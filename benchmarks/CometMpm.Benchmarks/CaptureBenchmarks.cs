@@ -143,7 +143,7 @@ public class CaptureBenchmarks
     }
 
     /// <summary>The start-up ping never answers, so the sender loop never starts during the measurement.</summary>
-    private sealed class NeverAnsweringHttpClientFactory : IHttpClientFactory
+    internal sealed class NeverAnsweringHttpClientFactory : IHttpClientFactory
     {
         public HttpClient CreateClient(string name) => new(new NeverAnsweringHandler());
 

@@ -1,0 +1,144 @@
+using System.Net;
+using CometMpm.Benchmarks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CometMpm.LoadTest;
+
+public enum Segment
+{
+    Retail,
+    Business,
+}
+
+/// <summary>The model input: 10 scalar properties (as in the capture benchmark).</summary>
+public sealed record LoanRequest(
+    double Amount,
+    double Income,
+    double DebtRatio,
+    double CreditScore,
+    int Age,
+    int TermMonths,
+    string Country,
+    string Purpose,
+    bool HasCollateral,
+    Segment Segment);
+
+public sealed record LoanDecision(double Probability, string Decision);
+
+public sealed record LoggedDecision(string PredictionId, double Probability, string Decision);
+
+internal static class ChildCommands
+{
+    /// <summary>The loopback sink (a Kestrel endpoint that reads and discards the body and answers 200).</summary>
+    public static async Task<int> SinkAsync(Arguments options)
+    {
+        await using var sink = await LoopbackSink.StartAsync(options.Int("port", 0), gateClosed: options.Flag("gate"));
+        Console.WriteLine($"READY {sink.BaseUrl}");
+        await WaitForStopAsync(sink.Stopping);
+        return 0;
+    }
+
+    /// <summary>
+    /// The API under load: <c>POST /predict</c> scores a 10-property input with a small logistic model. Modes:
+    /// <c>off</c> no monitoring; <c>logevent</c> the handler calls <c>ICometMpm.LogEvent</c> with the 10 input and 2 output
+    /// features (as examples/MinimalApi does); <c>capture</c> the endpoint has <c>.WithCometMpm()</c>. When on, the
+    /// client's sender really delivers to the sink.
+    /// </summary>
+    public static async Task<int> ServeApiAsync(Arguments options)
+    {
+        var mode = options.String("mode", "off");
+        var sink = new Uri(options.String("sink", "http://127.0.0.1:9/"));
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        if (mode != "off")
+        {
+            builder.Services.AddCometMpm(mpm =>
+            {
+                mpm.ApiKey = "load-test";
+                mpm.WorkspaceName = "load";
+                mpm.ModelName = "loans";
+                mpm.ModelVersion = "1";
+                mpm.UrlOverride = sink;
+                mpm.MaxBatchTime = TimeSpan.FromSeconds(1);
+            });
+        }
+
+        if (mode == "capture")
+        {
+            builder.Services.AddCometMpmAspNetCore();
+        }
+
+        var app = builder.Build();
+        switch (mode)
+        {
+            case "off":
+                app.MapPost("/predict", (LoanRequest input) => Score(input));
+                break;
+            case "logevent":
+                app.MapPost("/predict", (LoanRequest input, ICometMpm mpm) =>
+                {
+                    var decision = Score(input);
+                    var predictionId = Guid.CreateVersion7().ToString();
+                    mpm.LogEvent(
+                        predictionId,
+                        inputFeatures: new Dictionary<string, object?>
+                        {
+                            ["amount"] = input.Amount,
+                            ["income"] = input.Income,
+                            ["debt_ratio"] = input.DebtRatio,
+                            ["credit_score"] = input.CreditScore,
+                            ["age"] = input.Age,
+                            ["term_months"] = input.TermMonths,
+                            ["country"] = input.Country,
+                            ["purpose"] = input.Purpose,
+                            ["has_collateral"] = input.HasCollateral,
+                            ["segment"] = input.Segment,
+                        },
+                        outputFeatures: new Dictionary<string, object?> { ["value"] = decision.Decision, ["probability"] = decision.Probability });
+                    return new LoggedDecision(predictionId, decision.Probability, decision.Decision);
+                });
+                break;
+            case "capture":
+                app.MapPost("/predict", (LoanRequest input) => Score(input)).WithCometMpm();
+                break;
+            default:
+                throw new ArgumentException($"Unknown mode '{mode}': use off, logevent or capture.");
+        }
+
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Console.WriteLine($"READY {address}/");
+        await WaitForStopAsync(app.Lifetime.ApplicationStopping);
+        await app.StopAsync();
+        return 0;
+    }
+
+    public static LoanDecision Score(LoanRequest a)
+    {
+        var ratio = a.Income <= 0 ? 1 : a.Amount / a.Income;
+        var z = 2.0 - (3.0 * ratio) - (4.0 * a.DebtRatio) + (0.004 * (a.CreditScore - 650)) + (0.02 * (a.Age - 40))
+            + (a.HasCollateral ? 0.5 : 0) + (a.Segment == Segment.Business ? -0.2 : 0);
+        var p = Math.Round(1 / (1 + Math.Exp(-z)), 4);
+        return new LoanDecision(p, p >= 0.5 ? "approve" : "decline");
+    }
+
+    /// <summary>Runs until Ctrl+C, SIGTERM (the host's lifetime stops) or the parent kills the process.</summary>
+    private static async Task WaitForStopAsync(CancellationToken stopping)
+    {
+        var stop = new TaskCompletionSource();
+        using var registration = stopping.Register(() => stop.TrySetResult());
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.TrySetResult();
+        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+        await stop.Task;
+    }
+}

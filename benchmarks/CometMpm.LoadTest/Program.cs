@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Globalization;
+using CometMpm.LoadTest;
+
+// Load scenarios for the Comet MPM client, loopback only, each run bounded in time. See docs/benchmarks.md.
+//   sender  the background sender's delivery rate (events/s) and CPU per event, to a loopback sink in a child process
+//   api     a minimal API under load (wrk, or a .NET client) with MPM off / LogEvent / endpoint capture
+// Internal commands (started as child processes): sink, serve-api.
+var command = args.Length > 0 ? args[0] : "help";
+var options = Arguments.Parse(args.Skip(1));
+try
+{
+    return command switch
+    {
+        "sender" => await SenderScenario.RunAsync(options),
+        "api" => await ApiScenario.RunAsync(options),
+        "sink" => await ChildCommands.SinkAsync(options),
+        "serve-api" => await ChildCommands.ServeApiAsync(options),
+        _ => Usage(),
+    };
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return Usage();
+}
+
+static int Usage()
+{
+    Console.WriteLine("""
+        usage: dotnet run -c Release --project benchmarks/CometMpm.LoadTest -- <command> [options]
+          sender  [--events 1000000] [--batch 1000] [--features 10] [--runs 3]
+                  fills the queue while the sink holds the start-up ping, then times the sender draining it
+                  (after one unmeasured warm-up run of 100,000 events)
+          api     [--modes off,logevent,capture] [--rounds 3] [--duration 10] [--warmup 3] [--connections 16]
+                  [--client wrk|dotnet]
+                  a minimal API (10-property input) on 127.0.0.1 under load, MPM off vs on; wrk when installed
+        """);
+    return 2;
+}
+
+namespace CometMpm.LoadTest
+{
+    internal sealed class Arguments(Dictionary<string, string> values)
+    {
+        public static Arguments Parse(IEnumerable<string> args)
+        {
+            var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            string? key = null;
+            foreach (var arg in args)
+            {
+                if (arg.StartsWith("--", StringComparison.Ordinal))
+                {
+                    if (key is not null)
+                    {
+                        values[key] = "true";
+                    }
+
+                    key = arg[2..];
+                }
+                else if (key is not null)
+                {
+                    values[key] = arg;
+                    key = null;
+                }
+                else
+                {
+                    throw new ArgumentException($"Unexpected argument '{arg}'.");
+                }
+            }
+
+            if (key is not null)
+            {
+                values[key] = "true";
+            }
+
+            return new Arguments(values);
+        }
+
+        public string String(string name, string fallback) => values.TryGetValue(name, out var value) ? value : fallback;
+
+        public int Int(string name, int fallback) => values.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+        public bool Flag(string name) => values.ContainsKey(name);
+    }
+
+    /// <summary>Runs this program again as a child process with another command, and reads its "READY url" line.</summary>
+    internal sealed class Child : IDisposable
+    {
+        private readonly Process _process;
+
+        private Child(Process process, Uri url)
+        {
+            _process = process;
+            Url = url;
+        }
+
+        public Uri Url { get; }
+
+        public TimeSpan CpuTime
+        {
+            get
+            {
+                _process.Refresh();
+                return _process.TotalProcessorTime;
+            }
+        }
+
+        public static async Task<Child> StartAsync(params string[] args)
+        {
+            var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+            {
+                info.ArgumentList.Add(typeof(Child).Assembly.Location);
+            }
+
+            foreach (var arg in args)
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            var process = Process.Start(info)!;
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.StartsWith("READY ", StringComparison.Ordinal))
+                {
+                    return new Child(process, new Uri(line[6..]));
+                }
+            }
+
+            throw new InvalidOperationException($"The child process '{string.Join(' ', args)}' ended before it was ready.");
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                _process.WaitForExit();
+            }
+
+            _process.Dispose();
+        }
+    }
+
+    internal static class Machine
+    {
+        public static string Describe()
+        {
+            var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+            return $"{cpu}, {Environment.ProcessorCount} cores; .NET {Environment.Version}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; load average {LoadAverage()}";
+        }
+
+        public static string LoadAverage() =>
+            File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+    }
+}
