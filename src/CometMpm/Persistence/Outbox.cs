@@ -65,6 +65,7 @@ internal sealed class Outbox : IDisposable
         RemoveStaleTemporaryFiles();
         RecoverAbandoned();
         Rescan();
+        EnforceCaps();
     }
 
     public string Directory => _root;
@@ -98,6 +99,8 @@ internal sealed class Outbox : IDisposable
     /// <summary>Leases the oldest ready batch by moving it into this process's folder; null when there is none.</summary>
     public LeasedBatch? LeaseOldest()
     {
+        // Expired batches go first (counted), so a replay never sends one and the age cap holds however the loops interleave.
+        EnforceCaps();
         foreach (var path in ReadyFilesOldestFirst())
         {
             var leased = Path.Combine(_leased, Path.GetFileName(path));
