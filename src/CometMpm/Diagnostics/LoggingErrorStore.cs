@@ -1,5 +1,3 @@
-using CometMpm.Pipeline;
-
 namespace CometMpm.Diagnostics;
 
 /// <summary>
@@ -23,18 +21,6 @@ internal sealed class LoggingErrorStore(TimeProvider timeProvider)
                 return _errors.Count > 0;
             }
         }
-    }
-
-    public void Add(string message, IReadOnlyList<MpmEvent> affected)
-    {
-        var count = Math.Min(affected.Count, MaxIdsPerError);
-        var ids = new string[count];
-        for (var i = 0; i < count; i++)
-        {
-            ids[i] = affected[i].PredictionId;
-        }
-
-        Add(message, affected.Count, ids);
     }
 
     public void Add(string message, int affectedCount = 0, IReadOnlyList<string>? ids = null)

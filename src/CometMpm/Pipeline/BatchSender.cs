@@ -489,7 +489,7 @@ internal sealed class BatchSender(
     private void SpillOrDrop(BatchPayload payload, string reason, string detail)
     {
         NoteTrouble();
-        if (outbox is not null && reason != DropReason.Invalid)
+        if (outbox is not null)
         {
             try
             {

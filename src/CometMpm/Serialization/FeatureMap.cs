@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace CometMpm.Serialization;
 
 /// <summary>
@@ -7,7 +5,6 @@ namespace CometMpm.Serialization;
 /// the scalars the serializer writes: string, bool, integer types, float, double, decimal,
 /// <see cref="System.Text.Json.JsonElement"/> of a scalar kind, or null.
 /// </summary>
-[JsonConverter(typeof(FeatureMapConverter))]
 internal sealed class FeatureMap(KeyValuePair<string, object?>[] items)
 {
     public static readonly FeatureMap Empty = new([]);
@@ -34,20 +31,4 @@ internal sealed class FeatureMap(KeyValuePair<string, object?>[] items)
     internal const int EmptyBytes = 16;
 
     internal static int EntryBytes(string name, object? value) => 24 + name.Length + (value is string s ? s.Length : 8);
-
-    public object? this[string name]
-    {
-        get
-        {
-            foreach (var item in Items)
-            {
-                if (item.Key == name)
-                {
-                    return item.Value;
-                }
-            }
-
-            throw new KeyNotFoundException(name);
-        }
-    }
 }

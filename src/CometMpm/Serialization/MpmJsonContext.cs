@@ -17,13 +17,3 @@ internal sealed class EventBatchBody
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(EventBatchBody))]
 internal sealed partial class MpmJsonContext : JsonSerializerContext;
-
-/// <summary>Writes a normalized feature (or label) item array as a flat JSON object (see <see cref="FeatureMapConverter"/>).</summary>
-internal sealed class FeatureItemsConverter : JsonConverter<KeyValuePair<string, object?>[]>
-{
-    public override KeyValuePair<string, object?>[] Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options) =>
-        throw new NotSupportedException("Feature maps are only written.");
-
-    public override void Write(System.Text.Json.Utf8JsonWriter writer, KeyValuePair<string, object?>[] value, System.Text.Json.JsonSerializerOptions options) =>
-        FeatureMapConverter.WriteItems(writer, value);
-}

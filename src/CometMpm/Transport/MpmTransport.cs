@@ -29,7 +29,6 @@ internal sealed partial class MpmTransport
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly string _apiKey;
     private readonly TimeProvider _timeProvider;
-    private readonly ILogger _logger;
     private readonly ResiliencePipeline<HttpResponseMessage> _batchPipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _pingPipeline;
     private long _pausedUntilTicks = DateTimeOffset.MinValue.UtcTicks;
@@ -47,7 +46,6 @@ internal sealed partial class MpmTransport
         Address = address;
         _apiKey = options.ApiKey ?? string.Empty;
         _timeProvider = timeProvider;
-        _logger = logger;
         _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true, PauseUntil);
         _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false, PauseUntil);
         _uploadPipeline = BuildUploadPipeline(options, timeProvider, metrics, logger);

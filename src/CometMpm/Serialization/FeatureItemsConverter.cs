@@ -5,16 +5,16 @@ using System.Text.Json.Serialization;
 namespace CometMpm.Serialization;
 
 /// <summary>
-/// Writes a <see cref="FeatureMap"/> as a flat JSON object. Integers keep full precision and
+/// Writes a normalized feature (or label) item array as a flat JSON object. Integers keep full precision and
 /// floating-point values keep a decimal point (<c>1.0</c>, not <c>1</c>), so the caller's
 /// integer/float distinction reaches the backend as the Python SDK sends it.
 /// </summary>
-internal sealed class FeatureMapConverter : JsonConverter<FeatureMap>
+internal sealed class FeatureItemsConverter : JsonConverter<KeyValuePair<string, object?>[]>
 {
-    public override FeatureMap Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+    public override KeyValuePair<string, object?>[] Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
         throw new NotSupportedException("Feature maps are only written.");
 
-    public override void Write(Utf8JsonWriter writer, FeatureMap value, JsonSerializerOptions options) => WriteItems(writer, value.Items);
+    public override void Write(Utf8JsonWriter writer, KeyValuePair<string, object?>[] value, JsonSerializerOptions options) => WriteItems(writer, value);
 
     internal static void WriteItems(Utf8JsonWriter writer, KeyValuePair<string, object?>[] items)
     {
