@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using CometMpm.AspNetCore;
 using CometMpm.AspNetCore.Capture;
+using CometMpm.Benchmarks.Models;
 using CometMpm.Diagnostics;
 using CometMpm.Pipeline;
 using Microsoft.AspNetCore.Http;
@@ -8,27 +9,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CometMpm.Benchmarks;
-
-public enum Segment
-{
-    Retail,
-    Business,
-}
-
-/// <summary>The model input of the benchmark: 10 scalar properties.</summary>
-public sealed record LoanRequest(
-    double Amount,
-    double Income,
-    double DebtRatio,
-    double CreditScore,
-    int Age,
-    int TermMonths,
-    string Country,
-    string Purpose,
-    bool HasCollateral,
-    Segment Segment);
-
-public sealed record LoanDecision(double Probability, string Decision);
 
 /// <summary>
 /// The capture overhead per request of a minimal-API endpoint with a 10-property input DTO: the endpoint filter built by

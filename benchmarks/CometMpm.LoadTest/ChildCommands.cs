@@ -1,34 +1,14 @@
 using System.Net;
 using CometMpm.Benchmarks;
+using CometMpm.Benchmarks.Models;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace CometMpm.LoadTest;
-
-public enum Segment
-{
-    Retail,
-    Business,
-}
-
-/// <summary>The model input: 10 scalar properties (as in the capture benchmark).</summary>
-public sealed record LoanRequest(
-    double Amount,
-    double Income,
-    double DebtRatio,
-    double CreditScore,
-    int Age,
-    int TermMonths,
-    string Country,
-    string Purpose,
-    bool HasCollateral,
-    Segment Segment);
-
-public sealed record LoanDecision(double Probability, string Decision);
 
 public sealed record LoggedDecision(string PredictionId, double Probability, string Decision);
 
