@@ -249,28 +249,14 @@ internal sealed class EmulatorStore : IDisposable
             VALUES($ws, $model, $version, $id, $isNumber, $ts, $features, $prediction)
             ON CONFLICT DO NOTHING
             """;
-        var ws = insert.Parameters.Add("$ws", SqliteType.Text);
-        var model = insert.Parameters.Add("$model", SqliteType.Text);
-        var version = insert.Parameters.Add("$version", SqliteType.Text);
-        var id = insert.Parameters.Add("$id", SqliteType.Text);
-        var isNumber = insert.Parameters.Add("$isNumber", SqliteType.Integer);
-        var ts = insert.Parameters.Add("$ts", SqliteType.Integer);
-        var features = insert.Parameters.Add("$features", SqliteType.Text);
-        var prediction = insert.Parameters.Add("$prediction", SqliteType.Text);
+        var parameters = new EventParameters(insert);
         insert.Prepare();
 
         var stored = 0;
         List<IncomingEvent>? inlineLabels = null;
         foreach (var e in events)
         {
-            ws.Value = e.Workspace;
-            model.Value = e.Model;
-            version.Value = e.Version;
-            id.Value = e.PredictionId;
-            isNumber.Value = e.PredictionIdIsNumber ? 1 : 0;
-            ts.Value = e.Timestamp;
-            features.Value = (object?)e.Features ?? DBNull.Value;
-            prediction.Value = (object?)e.Prediction ?? DBNull.Value;
+            parameters.Bind(e);
             if (insert.ExecuteNonQuery() == 1)
             {
                 stored++;
@@ -295,10 +281,7 @@ internal sealed class EmulatorStore : IDisposable
         using var select = _connection.CreateCommand();
         select.Transaction = transaction;
         select.CommandText = "SELECT labels FROM labels WHERE workspace = $ws AND model = $model AND version = $version AND prediction_id = $id";
-        var sWs = select.Parameters.Add("$ws", SqliteType.Text);
-        var sModel = select.Parameters.Add("$model", SqliteType.Text);
-        var sVersion = select.Parameters.Add("$version", SqliteType.Text);
-        var sId = select.Parameters.Add("$id", SqliteType.Text);
+        var selectParameters = new EventParameters(select);
         select.Prepare();
 
         using var upsert = _connection.CreateCommand();
@@ -308,23 +291,14 @@ internal sealed class EmulatorStore : IDisposable
             VALUES($ws, $model, $version, $id, $labels, $ts)
             ON CONFLICT(workspace, model, version, prediction_id) DO UPDATE SET labels = excluded.labels, timestamp = excluded.timestamp
             """;
-        var uWs = upsert.Parameters.Add("$ws", SqliteType.Text);
-        var uModel = upsert.Parameters.Add("$model", SqliteType.Text);
-        var uVersion = upsert.Parameters.Add("$version", SqliteType.Text);
-        var uId = upsert.Parameters.Add("$id", SqliteType.Text);
-        var uLabels = upsert.Parameters.Add("$labels", SqliteType.Text);
-        var uTs = upsert.Parameters.Add("$ts", SqliteType.Integer);
+        var upsertParameters = new EventParameters(upsert);
         upsert.Prepare();
 
         foreach (var e in events)
         {
-            sWs.Value = uWs.Value = e.Workspace;
-            sModel.Value = uModel.Value = e.Model;
-            sVersion.Value = uVersion.Value = e.Version;
-            sId.Value = uId.Value = e.PredictionId;
+            selectParameters.Bind(e);
             var existing = select.ExecuteScalar() as string;
-            uLabels.Value = MergeObjects(existing, e.Labels ?? "{}", incomingWins);
-            uTs.Value = e.Timestamp;
+            upsertParameters.Bind(e with { Labels = MergeObjects(existing, e.Labels ?? "{}", incomingWins) });
             upsert.ExecuteNonQuery();
         }
 
@@ -340,34 +314,74 @@ internal sealed class EmulatorStore : IDisposable
             VALUES($ws, $model, $version, $dataset, $id, $isNumber, $ts, $features, $prediction, $labels)
             ON CONFLICT DO NOTHING
             """;
-        var ws = insert.Parameters.Add("$ws", SqliteType.Text);
-        var model = insert.Parameters.Add("$model", SqliteType.Text);
-        var version = insert.Parameters.Add("$version", SqliteType.Text);
         insert.Parameters.AddWithValue("$dataset", datasetName);
-        var id = insert.Parameters.Add("$id", SqliteType.Text);
-        var isNumber = insert.Parameters.Add("$isNumber", SqliteType.Integer);
-        var ts = insert.Parameters.Add("$ts", SqliteType.Integer);
-        var features = insert.Parameters.Add("$features", SqliteType.Text);
-        var prediction = insert.Parameters.Add("$prediction", SqliteType.Text);
-        var labels = insert.Parameters.Add("$labels", SqliteType.Text);
+        var parameters = new EventParameters(insert);
         insert.Prepare();
 
         var stored = 0;
         foreach (var e in events)
         {
-            ws.Value = e.Workspace;
-            model.Value = e.Model;
-            version.Value = e.Version;
-            id.Value = e.PredictionId;
-            isNumber.Value = e.PredictionIdIsNumber ? 1 : 0;
-            ts.Value = e.Timestamp;
-            features.Value = (object?)e.Features ?? DBNull.Value;
-            prediction.Value = (object?)e.Prediction ?? DBNull.Value;
-            labels.Value = (object?)e.Labels ?? DBNull.Value;
+            parameters.Bind(e);
             stored += insert.ExecuteNonQuery();
         }
 
         return new WriteResult(stored, events.Count - stored);
+    }
+
+    /// <summary>
+    /// The parameters of an event a command's SQL names ($ws, $model, $version, $id, $isNumber, $ts, $features,
+    /// $prediction, $labels), declared once and bound per event.
+    /// </summary>
+    private sealed class EventParameters
+    {
+        private readonly SqliteParameter? _ws;
+        private readonly SqliteParameter? _model;
+        private readonly SqliteParameter? _version;
+        private readonly SqliteParameter? _id;
+        private readonly SqliteParameter? _isNumber;
+        private readonly SqliteParameter? _ts;
+        private readonly SqliteParameter? _features;
+        private readonly SqliteParameter? _prediction;
+        private readonly SqliteParameter? _labels;
+
+        public EventParameters(SqliteCommand command)
+        {
+            SqliteParameter? Declare(string name, SqliteType type) =>
+                System.Text.RegularExpressions.Regex.IsMatch(command.CommandText, System.Text.RegularExpressions.Regex.Escape(name) + @"\b")
+                    ? command.Parameters.Add(name, type)
+                    : null;
+
+            _ws = Declare("$ws", SqliteType.Text);
+            _model = Declare("$model", SqliteType.Text);
+            _version = Declare("$version", SqliteType.Text);
+            _id = Declare("$id", SqliteType.Text);
+            _isNumber = Declare("$isNumber", SqliteType.Integer);
+            _ts = Declare("$ts", SqliteType.Integer);
+            _features = Declare("$features", SqliteType.Text);
+            _prediction = Declare("$prediction", SqliteType.Text);
+            _labels = Declare("$labels", SqliteType.Text);
+        }
+
+        public void Bind(IncomingEvent e)
+        {
+            Set(_ws, e.Workspace);
+            Set(_model, e.Model);
+            Set(_version, e.Version);
+            Set(_id, e.PredictionId);
+            Set(_isNumber, e.PredictionIdIsNumber ? 1 : 0);
+            Set(_ts, e.Timestamp);
+            Set(_features, e.Features);
+            Set(_prediction, e.Prediction);
+            Set(_labels, e.Labels);
+        }
+
+        private static void Set(SqliteParameter? parameter, object? value)
+        {
+            if (parameter is not null)
+            {
+                parameter.Value = value ?? DBNull.Value;
+            }
+        }
     }
 
     private void Execute(string sql)
