@@ -254,4 +254,40 @@ public sealed class WireFormatTests
         Assert.Contains(server.Requests, r => r.Path == "/custom/mpm/isAlive/ping");
         Assert.Equal(["/custom/mpm/v2/events/batch", "/custom/mpm/v2/labels/batch"], server.Batches.Select(b => b.Path));
     }
+
+    [Fact]
+    public async Task SlicedSerialization_WritesTheSameBytesAsTheWholeBatch()
+    {
+        // The sender writes batches in slices (yielding between them); the outbox writes them in one piece. Both must
+        // be byte for byte the same, across slice boundaries, for names that need escaping or are too long to cache, and
+        // for the same name in different string instances (the name cache is keyed by instance).
+        var model = new CometMpm.Pipeline.ModelIdentity("ws", "model", "1");
+        var longName = new string('n', 200);
+        var events = new List<CometMpm.Pipeline.MpmEvent>();
+        for (var i = 0; i < (3 * CometMpm.Serialization.BatchSerializer.SliceSize) + 5; i++)
+        {
+            var input = new Dictionary<string, object?>
+            {
+                [new string("amount".AsSpan())] = i * 1.5,
+                ["quote\"d é"] = $"v{i}",
+                [longName] = i % 2 == 0,
+                ["ratio"] = (float)(i / 3.0),
+                ["count"] = i,
+            };
+            var error = CometMpm.Pipeline.EventFactory.TryCreatePrediction(
+                model, $"id-{i}", input, new Dictionary<string, object?> { ["value"] = i % 3 }, null, 1717243200456 + i, out var mpmEvent);
+            Assert.Null(error);
+            events.Add(mpmEvent!);
+        }
+
+        var whole = Encoding.UTF8.GetString(new CometMpm.Serialization.BatchSerializer().Serialize(events).Span);
+        var sliced = Encoding.UTF8.GetString((await new CometMpm.Serialization.BatchSerializer().SerializeAsync(events)).Span);
+
+        Assert.Equal(whole, sliced);
+        using var document = JsonDocument.Parse(sliced);
+        var data = document.RootElement.GetProperty("data");
+        Assert.Equal(events.Count, data.GetArrayLength());
+        Assert.Equal("v7", data[7].GetProperty("features").GetProperty("quote\"d é").GetString());
+        Assert.Equal(10.5, data[7].GetProperty("features").GetProperty("amount").GetDouble());
+    }
 }

@@ -23,6 +23,9 @@ internal abstract class BatchPayload
     /// <summary>The body <c>{"data":[...]}</c>; valid until the serializer's next use.</summary>
     public abstract ReadOnlyMemory<byte> Serialize(BatchSerializer serializer);
 
+    /// <summary>The same body as <see cref="Serialize"/>, written in slices that let other work run in between.</summary>
+    public virtual ValueTask<ReadOnlyMemory<byte>> SerializeAsync(BatchSerializer serializer) => ValueTask.FromResult(Serialize(serializer));
+
     public abstract BatchPayload Slice(int start, int count);
 
     public abstract string PredictionIdAt(int index);
@@ -53,6 +56,8 @@ internal sealed class EventPayload(MpmEventKind kind, ArraySegment<MpmEvent> eve
     public override int Count => Events.Count;
 
     public override ReadOnlyMemory<byte> Serialize(BatchSerializer serializer) => serializer.Serialize(Events);
+
+    public override ValueTask<ReadOnlyMemory<byte>> SerializeAsync(BatchSerializer serializer) => serializer.SerializeAsync(Events);
 
     public override BatchPayload Slice(int start, int count) => new EventPayload(Kind, Events.Slice(start, count));
 

@@ -440,7 +440,7 @@ internal sealed class BatchSender(
     /// </summary>
     private async Task<Delivery> DeliverAsync(BatchPayload payload, BatchSerializer serializer, CancellationToken cancellationToken)
     {
-        var body = payload.Serialize(serializer);
+        var body = await payload.SerializeAsync(serializer).ConfigureAwait(false);
         if (body.Length > options.MaxRequestBytes && payload.Count > 1)
         {
             return await DeliverHalvesAsync(payload, serializer, cancellationToken).ConfigureAwait(false);

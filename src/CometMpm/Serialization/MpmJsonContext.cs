@@ -16,4 +16,5 @@ internal sealed class EventBatchBody
 /// </summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(EventBatchBody))]
+[JsonSerializable(typeof(MpmEvent))]
 internal sealed partial class MpmJsonContext : JsonSerializerContext;
