@@ -7,64 +7,128 @@ using System.Text.RegularExpressions;
 namespace CometMpm.LoadTest;
 
 /// <summary>
-/// A minimal API under load on loopback, MPM off vs on. Per round and mode: a fresh API process (connected to a loopback
-/// sink process that takes the MPM batches), a warm-up, then a measured run of <c>--duration</c> seconds (at most 30) with
-/// wrk (when installed, else a .NET closed-loop client with the same number of connections). Modes alternate within a
-/// round, so a change in the machine's load affects them alike. Reports requests/s, p50/p99 latency and the API
-/// process's CPU per request, and the ratios to <c>off</c>.
+/// An API under load on loopback, MPM off vs on. One API process per mode (IrisApi's work by default, <c>--app</c>), each
+/// connected to one loopback sink process that takes the MPM batches. With 2+ cores the API processes run on the first half
+/// of the CPUs and the load client and the sink on the other half (<c>taskset</c>), so the API's own CPU, which includes
+/// the MPM sender, is what limits it, as on a real host where the load and the backend come from elsewhere. Every process
+/// is warmed up first, then each round loads the modes one after the other (order alternating between rounds) for
+/// <c>--duration</c> seconds. So the modes of one round see the same machine, and the ratios to <c>off</c> are taken per
+/// round (paired), then their median. Load: <c>--rate 0</c> closed loop at saturation (wrk when installed, else a .NET
+/// client); <c>--rate N</c> a fixed-rate open-loop client (<see cref="OpenLoopClient"/>). Reports requests/s, latency
+/// percentiles and the API process's CPU per request.
 /// </summary>
 internal static partial class ApiScenario
 {
-    private const string Body = """{"amount":25000,"income":72000,"debtRatio":0.31,"creditScore":712,"age":41,"termMonths":60,"country":"PT","purpose":"car","hasCollateral":true,"segment":0}""";
+    private static readonly Dictionary<string, string> Bodies = new()
+    {
+        ["iris"] = """{"sepal_length":5.9,"sepal_width":3.0,"petal_length":4.2,"petal_width":1.5}""",
+        ["loans"] = """{"amount":25000,"income":72000,"debtRatio":0.31,"creditScore":712,"age":41,"termMonths":60,"country":"PT","purpose":"car","hasCollateral":true,"segment":0}""",
+    };
 
     public static async Task<int> RunAsync(Arguments options)
     {
-        var modes = options.String("modes", "off,logevent,capture").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var rounds = options.Int("rounds", 3);
-        var duration = Math.Min(options.Int("duration", 10), 30);
-        var warmup = options.Int("warmup", 3);
-        var connections = options.Int("connections", 16);
-        var client = options.String("client", File.Exists("/usr/bin/wrk") ? "wrk" : "dotnet");
-        Console.WriteLine($"# api: POST /predict (10-property JSON input), {connections} connections, {warmup} s warm-up + {duration} s measured, {rounds} round(s), client {client}");
-        Console.WriteLine($"# {Machine.Describe()}");
-
-        using var sink = await Child.StartAsync("sink");
-        var results = modes.ToDictionary(m => m, _ => new List<Measurement>());
-        Console.WriteLine("| Round | Mode | Requests/s | p50 | p99 | API CPU per request | Errors |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
-        for (var round = 1; round <= rounds; round++)
+        var application = options.String("app", "iris");
+        if (!Bodies.TryGetValue(application, out var body))
         {
-            // Alternate the order: off, on, on, off, ...
-            var order = round % 2 == 1 ? modes : modes.Reverse().ToArray();
-            foreach (var mode in order)
-            {
-                using var api = await Child.StartAsync("serve-api", "--mode", mode, "--sink", sink.Url.ToString());
-                var url = new Uri(api.Url, "predict");
-                await LoadAsync(client, url, connections, warmup);
-                var cpu = api.CpuTime;
-                var measurement = await LoadAsync(client, url, connections, duration);
-                measurement = measurement with { CpuPerRequest = (api.CpuTime - cpu) / Math.Max(1, measurement.Requests) };
-                results[mode].Add(measurement);
-                Console.WriteLine(string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"| {round} | {mode} | {measurement.RequestsPerSecond:N0} | {Ms(measurement.P50)} | {Ms(measurement.P99)} | {measurement.CpuPerRequest.TotalMicroseconds:N1} µs | {measurement.Errors} |"));
-            }
+            throw new ArgumentException($"Unknown --app '{application}': use iris or loans.");
         }
 
-        Console.WriteLine();
-        Console.WriteLine("| Mode | Requests/s (median) | vs off | p50 | p99 (median) | vs off | API CPU per request |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
-        var baseline = modes.Contains("off") ? Median(results["off"]) : null;
-        foreach (var mode in modes)
+        var modes = options.String("modes", "off,logevent,capture").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var rounds = options.Int("rounds", 6);
+        var duration = Math.Min(options.Int("duration", 5), 30);
+        var warmup = options.Int("warmup", 30);
+        var connections = options.Int("connections", 16);
+        var rate = options.Int("rate", 0);
+        var client = rate > 0 ? "open-loop" : options.String("client", File.Exists("/usr/bin/wrk") ? "wrk" : "dotnet");
+        var (apiCpus, loadCpus) = options.Flag("no-pin") || Environment.ProcessorCount < 2 ? (null, null) : SplitCpus();
+        var load = new LoadSpec(client, body, rate, connections, loadCpus);
+        Console.WriteLine(rate > 0
+            ? $"# api ({application}): POST /predict at {rate:N0} requests/s (open loop), {connections} connections, {warmup} s warm-up per process + {duration} s measured per mode, {rounds} round(s)"
+            : $"# api ({application}): POST /predict at saturation (closed loop, {client}), {connections} connections, {warmup} s warm-up per process + {duration} s measured per mode, {rounds} round(s)");
+        Console.WriteLine($"# CPUs: API {apiCpus ?? "any"}; load client and sink {loadCpus ?? "any"}");
+        Console.WriteLine($"# {Machine.Describe()}");
+
+        using var sink = await Child.StartPinnedAsync(loadCpus, "sink");
+        var apis = new Dictionary<string, Child>();
+        try
         {
-            var m = Median(results[mode]);
-            Console.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"| {mode} | {m.RequestsPerSecond:N0} | {Ratio(m.RequestsPerSecond, baseline?.RequestsPerSecond)} | {Ms(m.P50)} | {Ms(m.P99)} | {Ratio(m.P99.TotalMilliseconds, baseline?.P99.TotalMilliseconds)} | {m.CpuPerRequest.TotalMicroseconds:N1} µs |"));
+            foreach (var mode in modes)
+            {
+                apis[mode] = await Child.StartPinnedAsync(apiCpus, "serve-api", "--app", application, "--mode", mode, "--sink", sink.Url.ToString());
+            }
+
+            foreach (var mode in modes)
+            {
+                await LoadAsync(load, new Uri(apis[mode].Url, "predict"), warmup);
+            }
+
+            var results = modes.ToDictionary(m => m, _ => new List<Measurement>());
+            Console.WriteLine("| Round | Mode | Requests/s | p50 | p90 | p99 | API CPU per request | API CPU (cores) | Errors |");
+            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            for (var round = 1; round <= rounds; round++)
+            {
+                foreach (var mode in round % 2 == 1 ? modes : modes.Reverse().ToArray())
+                {
+                    var api = apis[mode];
+                    var cpu = api.CpuTime;
+                    var m = await LoadAsync(load, new Uri(api.Url, "predict"), duration);
+                    var used = api.CpuTime - cpu;
+                    m = m with { CpuPerRequest = used / Math.Max(1, m.Requests), Cores = used / TimeSpan.FromSeconds(duration) };
+                    results[mode].Add(m);
+                    Console.WriteLine(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"| {round} | {mode} | {m.RequestsPerSecond:N0} | {Ms(m.P50)} | {Ms(m.P90)} | {Ms(m.P99)} | {m.CpuPerRequest.TotalMicroseconds:N1} µs | {m.Cores:N2} | {m.Errors} |"));
+                }
+            }
+
+            Console.WriteLine();
+            Console.WriteLine("Medians over the rounds; \"vs off\" is the median of the per-round ratios to off.");
+            Console.WriteLine();
+            Console.WriteLine("| Mode | Requests/s | vs off | p50 | p99 | p99 vs off | API CPU per request | vs off |");
+            Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            var baseline = results.GetValueOrDefault("off");
+            foreach (var mode in modes)
+            {
+                var runs = results[mode];
+                Console.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"| {mode} | {Median(runs.Select(r => r.RequestsPerSecond)):N0} | {PairedRatio(runs, baseline, r => r.RequestsPerSecond)} | {Ms(Median(runs.Select(r => r.P50)))} | {Ms(Median(runs.Select(r => r.P99)))} | {PairedRatio(runs, baseline, r => r.P99.TotalMilliseconds)} | {Median(runs.Select(r => r.CpuPerRequest)).TotalMicroseconds:N2} µs | {PairedRatio(runs, baseline, r => r.CpuPerRequest.TotalMicroseconds)} |"));
+            }
+        }
+        finally
+        {
+            foreach (var api in apis.Values)
+            {
+                api.Dispose();
+            }
         }
 
         Console.WriteLine($"# load average after: {Machine.LoadAverage()}");
         return 0;
+    }
+
+    /// <summary>The first half of the CPUs for the API, the rest for the load client and the sink.</summary>
+    private static (string Api, string Load) SplitCpus()
+    {
+        var count = Environment.ProcessorCount;
+        var half = count / 2;
+        return (half == 1 ? "0" : $"0-{half - 1}", half == count - 1 ? $"{half}" : $"{half}-{count - 1}");
+    }
+
+    private static string PairedRatio(List<Measurement> runs, List<Measurement>? baseline, Func<Measurement, double> value)
+    {
+        if (baseline is null || baseline.Count != runs.Count)
+        {
+            return "-";
+        }
+
+        return Median(runs.Zip(baseline, (r, b) => value(b) > 0 ? value(r) / value(b) : double.NaN)).ToString("P1", CultureInfo.InvariantCulture);
+    }
+
+    private static T Median<T>(IEnumerable<T> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
     }
 
     private static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("N3", CultureInfo.InvariantCulture) + " ms";
@@ -72,38 +136,44 @@ internal static partial class ApiScenario
     private static string Ratio(double value, double? baseline) =>
         baseline is { } b && b > 0 ? (value / b).ToString("P1", CultureInfo.InvariantCulture) : "-";
 
-    private static Measurement Median(List<Measurement> runs)
+    private static Task<Measurement> LoadAsync(LoadSpec load, Uri url, int seconds) => load.Client switch
     {
-        static T Mid<T>(IEnumerable<T> values) => values.Order().ElementAt(values.Count() / 2);
-        return new Measurement(
-            Mid(runs.Select(r => r.RequestsPerSecond)),
-            Mid(runs.Select(r => r.P50)),
-            Mid(runs.Select(r => r.P99)),
-            Mid(runs.Select(r => r.Requests)),
-            Mid(runs.Select(r => r.Errors)),
-            Mid(runs.Select(r => r.CpuPerRequest)));
+        "open-loop" => OpenLoopAsync(load, url, seconds),
+        "wrk" => WrkAsync(load, url, seconds),
+        _ => DotnetClientAsync(url, load.Body, load.Connections, seconds),
+    };
+
+    private static async Task<Measurement> OpenLoopAsync(LoadSpec load, Uri url, int seconds)
+    {
+        var info = Child.Command(
+            load.Cpus,
+            "load",
+            "--url", url.ToString(),
+            "--body", load.Body,
+            "--rate", load.Rate.ToString(CultureInfo.InvariantCulture),
+            "--connections", load.Connections.ToString(CultureInfo.InvariantCulture),
+            "--duration", seconds.ToString(CultureInfo.InvariantCulture));
+        using var child = Process.Start(info)!;
+        var output = await child.StandardOutput.ReadToEndAsync();
+        await child.WaitForExitAsync();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"The load client printed no result: {output}");
+        var r = OpenLoopClient.Result.Parse(line.Trim());
+        return new Measurement(r.RequestsPerSecond, r.P50, r.P90, r.P99, r.Requests, r.Errors, TimeSpan.Zero, 0);
     }
 
-    private static Task<Measurement> LoadAsync(string client, Uri url, int connections, int seconds) =>
-        client == "wrk" ? WrkAsync(url, connections, seconds) : DotnetClientAsync(url, connections, seconds);
-
-    private static async Task<Measurement> WrkAsync(Uri url, int connections, int seconds)
+    private static async Task<Measurement> WrkAsync(LoadSpec load, Uri url, int seconds)
     {
-        var script = Path.Combine(Path.GetTempPath(), "cometmpm-loadtest-post.lua");
-        await File.WriteAllTextAsync(script, $"wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '{Body}'\n");
-        var info = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { "-t1", $"-c{connections}", $"-d{seconds}s", "--latency", "-s", script, url.ToString() })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
+        var script = Path.Combine(Path.GetTempPath(), $"cometmpm-loadtest-post-{Environment.ProcessId}.lua");
+        await File.WriteAllTextAsync(script, $"wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '{load.Body}'\n");
+        var info = Child.Pinned(load.Cpus, "wrk", "-t1", $"-c{load.Connections}", $"-d{seconds}s", "--latency", "-s", script, url.ToString());
         using var wrk = Process.Start(info)!;
         var output = await wrk.StandardOutput.ReadToEndAsync();
         await wrk.WaitForExitAsync();
         var rps = double.Parse(RequestsPerSecond().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var requests = long.Parse(RequestCount().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var errors = NonSuccess().Match(output) is { Success: true } e ? long.Parse(e.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-        return new Measurement(rps, Percentile(output, "50"), Percentile(output, "99"), requests, errors, TimeSpan.Zero);
+        return new Measurement(rps, Percentile(output, "50"), Percentile(output, "90"), Percentile(output, "99"), requests, errors, TimeSpan.Zero, 0);
     }
 
     private static TimeSpan Percentile(string wrkOutput, string percent)
@@ -119,11 +189,11 @@ internal static partial class ApiScenario
     }
 
     /// <summary>A closed-loop client: each connection sends the next request when the previous one is answered.</summary>
-    private static async Task<Measurement> DotnetClientAsync(Uri url, int connections, int seconds)
+    private static async Task<Measurement> DotnetClientAsync(Uri url, string json, int connections, int seconds)
     {
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = connections, UseProxy = false };
         using var http = new HttpClient(handler);
-        var body = Encoding.UTF8.GetBytes(Body);
+        var body = Encoding.UTF8.GetBytes(json);
         var stop = Stopwatch.GetTimestamp() + (long)(seconds * (double)Stopwatch.Frequency);
         long errors = 0;
         var workers = Enumerable.Range(0, connections).Select(_ => Task.Run(async () =>
@@ -149,7 +219,7 @@ internal static partial class ApiScenario
         var all = (await Task.WhenAll(workers)).SelectMany(l => l).Order().ToArray();
         clock.Stop();
         TimeSpan At(double q) => all.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(0, all[Math.Min(all.Length - 1, (int)(q * all.Length))]);
-        return new Measurement(all.Length / clock.Elapsed.TotalSeconds, At(0.50), At(0.99), all.Length, errors, TimeSpan.Zero);
+        return new Measurement(all.Length / clock.Elapsed.TotalSeconds, At(0.50), At(0.90), At(0.99), all.Length, errors, TimeSpan.Zero, 0);
     }
 
     [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
@@ -161,5 +231,7 @@ internal static partial class ApiScenario
     [GeneratedRegex(@"Non-2xx or 3xx responses:\s+(\d+)")]
     private static partial Regex NonSuccess();
 
-    private sealed record Measurement(double RequestsPerSecond, TimeSpan P50, TimeSpan P99, long Requests, long Errors, TimeSpan CpuPerRequest);
+    private sealed record Measurement(double RequestsPerSecond, TimeSpan P50, TimeSpan P90, TimeSpan P99, long Requests, long Errors, TimeSpan CpuPerRequest, double Cores);
+
+    private sealed record LoadSpec(string Client, string Body, int Rate, int Connections, string? Cpus);
 }

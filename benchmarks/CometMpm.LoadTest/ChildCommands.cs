@@ -1,6 +1,7 @@
 using System.Net;
 using CometMpm.Benchmarks;
 using CometMpm.Benchmarks.Models;
+using Examples.Iris;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -11,6 +12,8 @@ using Microsoft.Extensions.Logging;
 namespace CometMpm.LoadTest;
 
 public sealed record LoggedDecision(string PredictionId, double Probability, string Decision);
+
+public sealed record LoggedIrisPrediction(string PredictionId, string Species, double Probability);
 
 internal static class ChildCommands
 {
@@ -24,15 +27,22 @@ internal static class ChildCommands
     }
 
     /// <summary>
-    /// The API under load: <c>POST /predict</c> scores a 10-property input with a small logistic model. Modes:
-    /// <c>off</c> no monitoring; <c>logevent</c> the handler calls <c>ICometMpm.LogEvent</c> with the 10 input and 2 output
-    /// features (as examples/MinimalApi does); <c>capture</c> the endpoint has <c>.WithCometMpm()</c>. When on, the
-    /// client's sender really delivers to the sink.
+    /// The API under load, <c>POST /predict</c>. <c>--app iris</c> is the IrisApi example's work: the ML.NET model trained at
+    /// start scores a 4-feature flower (species and probability out). <c>--app loans</c> scores a 10-property loan input with
+    /// a small logistic model (the MinimalApi example's work). Modes: <c>off</c> no monitoring; <c>logevent</c> the handler
+    /// calls <c>ICometMpm.LogEvent</c> with the input and output features (as the examples that log by hand do);
+    /// <c>capture</c> the endpoint has <c>.WithCometMpm()</c>. When on, the client's sender really delivers to the sink.
     /// </summary>
     public static async Task<int> ServeApiAsync(Arguments options)
     {
         var mode = options.String("mode", "off");
+        var application = options.String("app", "iris");
         var sink = new Uri(options.String("sink", "http://127.0.0.1:9/"));
+        if (mode is not ("off" or "logevent" or "capture") || application is not ("iris" or "loans"))
+        {
+            throw new ArgumentException($"Unknown mode '{mode}' or app '{application}': use --mode off|logevent|capture and --app iris|loans.");
+        }
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
@@ -42,7 +52,7 @@ internal static class ChildCommands
             {
                 mpm.ApiKey = "load-test";
                 mpm.WorkspaceName = "load";
-                mpm.ModelName = "loans";
+                mpm.ModelName = application;
                 mpm.ModelVersion = "1";
                 mpm.UrlOverride = sink;
                 mpm.MaxBatchTime = TimeSpan.FromSeconds(1);
@@ -55,40 +65,10 @@ internal static class ChildCommands
         }
 
         var app = builder.Build();
-        switch (mode)
+        var endpoint = application == "iris" ? MapIris(app, mode) : MapLoans(app, mode);
+        if (mode == "capture")
         {
-            case "off":
-                app.MapPost("/predict", (LoanRequest input) => Score(input));
-                break;
-            case "logevent":
-                app.MapPost("/predict", (LoanRequest input, ICometMpm mpm) =>
-                {
-                    var decision = Score(input);
-                    var predictionId = Guid.CreateVersion7().ToString();
-                    mpm.LogEvent(
-                        predictionId,
-                        inputFeatures: new Dictionary<string, object?>
-                        {
-                            ["amount"] = input.Amount,
-                            ["income"] = input.Income,
-                            ["debt_ratio"] = input.DebtRatio,
-                            ["credit_score"] = input.CreditScore,
-                            ["age"] = input.Age,
-                            ["term_months"] = input.TermMonths,
-                            ["country"] = input.Country,
-                            ["purpose"] = input.Purpose,
-                            ["has_collateral"] = input.HasCollateral,
-                            ["segment"] = input.Segment,
-                        },
-                        outputFeatures: new Dictionary<string, object?> { ["value"] = decision.Decision, ["probability"] = decision.Probability });
-                    return new LoggedDecision(predictionId, decision.Probability, decision.Decision);
-                });
-                break;
-            case "capture":
-                app.MapPost("/predict", (LoanRequest input) => Score(input)).WithCometMpm();
-                break;
-            default:
-                throw new ArgumentException($"Unknown mode '{mode}': use off, logevent or capture.");
+            endpoint.WithCometMpm();
         }
 
         await app.StartAsync();
@@ -97,6 +77,63 @@ internal static class ChildCommands
         await WaitForStopAsync(app.Lifetime.ApplicationStopping);
         await app.StopAsync();
         return 0;
+    }
+
+    private static RouteHandlerBuilder MapIris(WebApplication app, string mode)
+    {
+        var model = IrisModel.Train(IrisModel.DefaultDataPath);
+        if (mode != "logevent")
+        {
+            return app.MapPost("/predict", (IrisFeatures flower) => model.Predict(flower));
+        }
+
+        return app.MapPost("/predict", (IrisFeatures flower, ICometMpm mpm) =>
+        {
+            var prediction = model.Predict(flower);
+            var predictionId = Guid.CreateVersion7().ToString();
+            mpm.LogEvent(
+                predictionId,
+                inputFeatures: new Dictionary<string, object?>
+                {
+                    ["sepal_length"] = flower.SepalLength,
+                    ["sepal_width"] = flower.SepalWidth,
+                    ["petal_length"] = flower.PetalLength,
+                    ["petal_width"] = flower.PetalWidth,
+                },
+                outputFeatures: new Dictionary<string, object?> { ["value"] = prediction.Species, ["probability"] = prediction.Probability });
+            return new LoggedIrisPrediction(predictionId, prediction.Species, prediction.Probability);
+        });
+    }
+
+    private static RouteHandlerBuilder MapLoans(WebApplication app, string mode)
+    {
+        if (mode != "logevent")
+        {
+            return app.MapPost("/predict", (LoanRequest input) => Score(input));
+        }
+
+        return app.MapPost("/predict", (LoanRequest input, ICometMpm mpm) =>
+        {
+            var decision = Score(input);
+            var predictionId = Guid.CreateVersion7().ToString();
+            mpm.LogEvent(
+                predictionId,
+                inputFeatures: new Dictionary<string, object?>
+                {
+                    ["amount"] = input.Amount,
+                    ["income"] = input.Income,
+                    ["debt_ratio"] = input.DebtRatio,
+                    ["credit_score"] = input.CreditScore,
+                    ["age"] = input.Age,
+                    ["term_months"] = input.TermMonths,
+                    ["country"] = input.Country,
+                    ["purpose"] = input.Purpose,
+                    ["has_collateral"] = input.HasCollateral,
+                    ["segment"] = input.Segment,
+                },
+                outputFeatures: new Dictionary<string, object?> { ["value"] = decision.Decision, ["probability"] = decision.Probability });
+            return new LoggedDecision(predictionId, decision.Probability, decision.Decision);
+        });
     }
 
     public static LoanDecision Score(LoanRequest a)

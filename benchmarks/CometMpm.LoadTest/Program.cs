@@ -4,8 +4,8 @@ using CometMpm.LoadTest;
 
 // Load scenarios for the Comet MPM client, loopback only, each run bounded in time. See docs/benchmarks.md.
 //   sender  the background sender's delivery rate (events/s) and CPU per event, to a loopback sink in a child process
-//   api     a minimal API under load (wrk, or a .NET client) with MPM off / LogEvent / endpoint capture
-// Internal commands (started as child processes): sink, serve-api.
+//   api     an API under load (wrk closed loop, or a fixed-rate open-loop client) with MPM off / LogEvent / endpoint capture
+// Internal commands (started as child processes): sink, serve-api, load.
 var command = args.Length > 0 ? args[0] : "help";
 var options = Arguments.Parse(args.Skip(1));
 try
@@ -16,6 +16,7 @@ try
         "api" => await ApiScenario.RunAsync(options),
         "sink" => await ChildCommands.SinkAsync(options),
         "serve-api" => await ChildCommands.ServeApiAsync(options),
+        "load" => OpenLoopClient.Command(options),
         _ => Usage(),
     };
 }
@@ -32,9 +33,11 @@ static int Usage()
           sender  [--events 1000000] [--batch 1000] [--features 10] [--runs 3]
                   fills the queue while the sink holds the start-up ping, then times the sender draining it
                   (after one unmeasured warm-up run of 100,000 events)
-          api     [--modes off,logevent,capture] [--rounds 3] [--duration 10] [--warmup 3] [--connections 16]
-                  [--client wrk|dotnet]
-                  a minimal API (10-property input) on 127.0.0.1 under load, MPM off vs on; wrk when installed
+          api     [--app iris|loans] [--modes off,logevent,capture] [--rate 0] [--rounds 6] [--duration 5]
+                  [--warmup 30] [--connections 16] [--client wrk|dotnet] [--no-pin]
+                  an API on 127.0.0.1 under load, MPM off vs on. --rate 0: closed loop at saturation (wrk when
+                  installed); --rate N: N requests/s, open loop (latency from each request's due time).
+                  With 2+ cores the API runs on the first half of the CPUs, the load client and the sink on the rest.
         """);
     return 2;
 }
@@ -106,20 +109,12 @@ namespace CometMpm.LoadTest
             }
         }
 
-        public static async Task<Child> StartAsync(params string[] args)
+        public static Task<Child> StartAsync(params string[] args) => StartPinnedAsync(cpus: null, args);
+
+        /// <summary>Starts the child on the given CPUs (a <c>taskset -c</c> list) when <paramref name="cpus"/> is set.</summary>
+        public static async Task<Child> StartPinnedAsync(string? cpus, params string[] args)
         {
-            var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-            {
-                info.ArgumentList.Add(typeof(Child).Assembly.Location);
-            }
-
-            foreach (var arg in args)
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            var process = Process.Start(info)!;
+            var process = Process.Start(Command(cpus, args))!;
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
             {
@@ -130,6 +125,31 @@ namespace CometMpm.LoadTest
             }
 
             throw new InvalidOperationException($"The child process '{string.Join(' ', args)}' ended before it was ready.");
+        }
+
+        /// <summary>How to run this program with <paramref name="args"/>, under <c>taskset</c> when <paramref name="cpus"/> is set.</summary>
+        public static ProcessStartInfo Command(string? cpus, params string[] args)
+        {
+            var self = new List<string> { Environment.ProcessPath! };
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+            {
+                self.Add(typeof(Child).Assembly.Location);
+            }
+
+            return Pinned(cpus, [.. self, .. args]);
+        }
+
+        /// <summary>A process start for <paramref name="command"/>, pinned with <c>taskset -c</c> when <paramref name="cpus"/> is set.</summary>
+        public static ProcessStartInfo Pinned(string? cpus, params string[] command)
+        {
+            var all = cpus is null ? command : ["-c", cpus, .. command];
+            var info = new ProcessStartInfo(cpus is null ? all[0] : "taskset") { RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var arg in cpus is null ? all.Skip(1) : all)
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            return info;
         }
 
         public void Dispose()
