@@ -39,13 +39,14 @@ internal static partial class ApiScenario
         var warmup = options.Int("warmup", 30);
         var connections = options.Int("connections", 16);
         var rate = options.Int("rate", 0);
+        var batch = options.Int("batch", 1000);
         var client = rate > 0 ? "open-loop" : options.String("client", File.Exists("/usr/bin/wrk") ? "wrk" : "dotnet");
         var (apiCpus, loadCpus) = options.Flag("no-pin") || Environment.ProcessorCount < 2 ? (null, null) : SplitCpus();
         var load = new LoadSpec(client, body, rate, connections, loadCpus);
         Console.WriteLine(rate > 0
             ? $"# api ({application}): POST /predict at {rate:N0} requests/s (open loop), {connections} connections, {warmup} s warm-up per process + {duration} s measured per mode, {rounds} round(s)"
             : $"# api ({application}): POST /predict at saturation (closed loop, {client}), {connections} connections, {warmup} s warm-up per process + {duration} s measured per mode, {rounds} round(s)");
-        Console.WriteLine($"# CPUs: API {apiCpus ?? "any"}; load client and sink {loadCpus ?? "any"}");
+        Console.WriteLine($"# CPUs: API {apiCpus ?? "any"}; load client and sink {loadCpus ?? "any"}; MPM batches of {batch:N0} events (MaxBatchTime 1 s)");
         Console.WriteLine($"# {Machine.Describe()}");
 
         using var sink = await Child.StartPinnedAsync(loadCpus, "sink");
@@ -54,7 +55,7 @@ internal static partial class ApiScenario
         {
             foreach (var mode in modes)
             {
-                apis[mode] = await Child.StartPinnedAsync(apiCpus, "serve-api", "--app", application, "--mode", mode, "--sink", sink.Url.ToString());
+                apis[mode] = await Child.StartPinnedAsync(apiCpus, "serve-api", "--app", application, "--mode", mode, "--sink", sink.Url.ToString(), "--batch", batch.ToString(CultureInfo.InvariantCulture));
             }
 
             foreach (var mode in modes)

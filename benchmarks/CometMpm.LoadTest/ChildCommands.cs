@@ -38,6 +38,7 @@ internal static class ChildCommands
         var mode = options.String("mode", "off");
         var application = options.String("app", "iris");
         var sink = new Uri(options.String("sink", "http://127.0.0.1:9/"));
+        var batch = options.Int("batch", 1000);
         if (mode is not ("off" or "logevent" or "capture") || application is not ("iris" or "loans"))
         {
             throw new ArgumentException($"Unknown mode '{mode}' or app '{application}': use --mode off|logevent|capture and --app iris|loans.");
@@ -56,6 +57,7 @@ internal static class ChildCommands
                 mpm.ModelVersion = "1";
                 mpm.UrlOverride = sink;
                 mpm.MaxBatchTime = TimeSpan.FromSeconds(1);
+                mpm.MaxBatchSize = batch;
             });
         }
 

@@ -35,6 +35,7 @@ static int Usage()
                   (after one unmeasured warm-up run of 100,000 events)
           api     [--app iris|loans] [--modes off,logevent,capture] [--rate 0] [--rounds 6] [--duration 5]
                   [--warmup 30] [--connections 16] [--client wrk|dotnet] [--no-pin]
+                  [--batch 1000]
                   an API on 127.0.0.1 under load, MPM off vs on. --rate 0: closed loop at saturation (wrk when
                   installed); --rate N: N requests/s, open loop (latency from each request's due time).
                   With 2+ cores the API runs on the first half of the CPUs, the load client and the sink on the rest.
