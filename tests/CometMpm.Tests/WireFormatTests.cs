@@ -255,16 +255,20 @@ public sealed class WireFormatTests
         Assert.Equal(["/custom/mpm/v2/events/batch", "/custom/mpm/v2/labels/batch"], server.Batches.Select(b => b.Path));
     }
 
-    [Fact]
-    public async Task SlicedSerialization_WritesTheSameBytesAsTheWholeBatch()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(128)] // exactly two slices
+    [InlineData(197)] // three slices and a part
+    public async Task SlicedSerialization_WritesTheSameBytesAsTheWholeBatch(int count)
     {
-        // The sender writes batches in slices (yielding between them); the outbox writes them in one piece. Both must
-        // be byte for byte the same, across slice boundaries, for names that need escaping or are too long to cache, and
-        // for the same name in different string instances (the name cache is keyed by instance).
+        // The sender writes batches in slices (yielding between them); the outbox writes them in one piece. Both must be
+        // byte for byte the same, across slice boundaries, with names that need escaping or are long, and with the same
+        // name in different string instances. One serializer is reused after a larger batch, as the sender reuses its own.
         var model = new CometMpm.Pipeline.ModelIdentity("ws", "model", "1");
         var longName = new string('n', 200);
         var events = new List<CometMpm.Pipeline.MpmEvent>();
-        for (var i = 0; i < (3 * CometMpm.Serialization.BatchSerializer.SliceSize) + 5; i++)
+        for (var i = 0; i < count; i++)
         {
             var input = new Dictionary<string, object?>
             {
@@ -281,13 +285,24 @@ public sealed class WireFormatTests
         }
 
         var whole = Encoding.UTF8.GetString(new CometMpm.Serialization.BatchSerializer().Serialize(events).Span);
-        var sliced = Encoding.UTF8.GetString((await new CometMpm.Serialization.BatchSerializer().SerializeAsync(events)).Span);
+        var serializer = new CometMpm.Serialization.BatchSerializer();
+        _ = serializer.Serialize([.. events, .. events]); // leaves a longer body in the reused buffer
+        var pending = serializer.SerializeAsync(events);
+        if (count <= CometMpm.Serialization.BatchSerializer.SliceSize)
+        {
+            Assert.True(pending.IsCompleted); // one slice: no yield (beyond that the continuation may already have run)
+        }
+
+        var sliced = Encoding.UTF8.GetString((await pending).Span);
 
         Assert.Equal(whole, sliced);
         using var document = JsonDocument.Parse(sliced);
         var data = document.RootElement.GetProperty("data");
-        Assert.Equal(events.Count, data.GetArrayLength());
-        Assert.Equal("v7", data[7].GetProperty("features").GetProperty("quote\"d é").GetString());
-        Assert.Equal(10.5, data[7].GetProperty("features").GetProperty("amount").GetDouble());
+        Assert.Equal(count, data.GetArrayLength());
+        if (count > 7)
+        {
+            Assert.Equal("v7", data[7].GetProperty("features").GetProperty("quote\"d é").GetString());
+            Assert.Equal(10.5, data[7].GetProperty("features").GetProperty("amount").GetDouble());
+        }
     }
 }
