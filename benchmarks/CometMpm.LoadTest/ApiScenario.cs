@@ -41,15 +41,16 @@ internal static partial class ApiScenario
         var rate = options.Int("rate", 0);
         var batch = options.Int("batch", 1000);
         var client = rate > 0 ? "open-loop" : options.String("client", File.Exists("/usr/bin/wrk") ? "wrk" : "dotnet");
-        var (apiCpus, loadCpus) = options.Flag("no-pin") || Environment.ProcessorCount < 2 ? (null, null) : SplitCpus();
+        var (apiCpus, loadCpus) = options.Flag("no-pin") ? (null, null) : SplitCpus();
+        var sinkCpus = options.String("sink-cpus", loadCpus ?? "") is { Length: > 0 } cpus ? cpus : null;
         var load = new LoadSpec(client, body, rate, connections, loadCpus);
         Console.WriteLine(rate > 0
             ? $"# api ({application}): POST /predict at {rate:N0} requests/s (open loop), {connections} connections, {warmup} s warm-up per process + {duration} s measured per mode, {rounds} round(s)"
             : $"# api ({application}): POST /predict at saturation (closed loop, {client}), {connections} connections, {warmup} s warm-up per process + {duration} s measured per mode, {rounds} round(s)");
-        Console.WriteLine($"# CPUs: API {apiCpus ?? "any"}; load client and sink {loadCpus ?? "any"}; MPM batches of {batch:N0} events (MaxBatchTime 1 s)");
+        Console.WriteLine($"# CPUs: API {apiCpus ?? "any"}; load client {(client == "dotnet" ? "any (in this process)" : loadCpus ?? "any")}; sink {sinkCpus ?? "any"}; MPM batches of {batch:N0} events (MaxBatchTime 1 s)");
         Console.WriteLine($"# {Machine.Describe()}");
 
-        using var sink = await Child.StartPinnedAsync(loadCpus, "sink");
+        using var sink = await Child.StartPinnedAsync(sinkCpus, "sink");
         var apis = new Dictionary<string, Child>();
         try
         {
@@ -60,7 +61,7 @@ internal static partial class ApiScenario
 
             foreach (var mode in modes)
             {
-                await LoadAsync(load, new Uri(apis[mode].Url, "predict"), warmup);
+                await LoadAsync(load, new Uri(apis[mode].Url, "predict"), warmup, static () => { });
             }
 
             var results = modes.ToDictionary(m => m, _ => new List<Measurement>());
@@ -71,11 +72,17 @@ internal static partial class ApiScenario
                 foreach (var mode in round % 2 == 1 ? modes : modes.Reverse().ToArray())
                 {
                     var api = apis[mode];
-                    var cpu = api.CpuTime;
-                    var m = await LoadAsync(load, new Uri(api.Url, "predict"), duration);
+                    var cpu = TimeSpan.Zero;
+                    var m = await LoadAsync(load, new Uri(api.Url, "predict"), duration, () => cpu = api.CpuTime);
+                    await Task.Delay(SettleTime); // the sender's last partial batch belongs to this measurement
                     var used = api.CpuTime - cpu;
                     m = m with { CpuPerRequest = used / Math.Max(1, m.Requests), Cores = used / TimeSpan.FromSeconds(duration) };
                     results[mode].Add(m);
+                    if (m.Errors > 0)
+                    {
+                        Console.WriteLine($"# warning: {m.Errors} failed requests in round {round}, mode {mode}");
+                    }
+
                     Console.WriteLine(string.Create(
                         CultureInfo.InvariantCulture,
                         $"| {round} | {mode} | {m.RequestsPerSecond:N0} | {Ms(m.P50)} | {Ms(m.P90)} | {Ms(m.P99)} | {m.CpuPerRequest.TotalMicroseconds:N1} µs | {m.Cores:N2} | {m.Errors} |"));
@@ -108,12 +115,46 @@ internal static partial class ApiScenario
         return 0;
     }
 
-    /// <summary>The first half of the CPUs for the API, the rest for the load client and the sink.</summary>
-    private static (string Api, string Load) SplitCpus()
+    /// <summary>After a measured load, the sender's last batch (MaxBatchTime 1 s) is still counted in that measurement.</summary>
+    private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>
+    /// The first half of the CPUs this process may use for the API, the rest for the load client and the sink. (With
+    /// hyperthreading the halves may be siblings of the same cores; this VM has none.)
+    /// </summary>
+    private static (string? Api, string? Load) SplitCpus()
     {
-        var count = Environment.ProcessorCount;
-        var half = count / 2;
-        return (half == 1 ? "0" : $"0-{half - 1}", half == count - 1 ? $"{half}" : $"{half}-{count - 1}");
+        var allowed = AllowedCpus();
+        if (allowed.Count < 2)
+        {
+            return (null, null);
+        }
+
+        var half = allowed.Count / 2;
+        return (string.Join(',', allowed.Take(half)), string.Join(',', allowed.Skip(half)));
+    }
+
+    /// <summary>The CPUs of this process's affinity mask (<c>Cpus_allowed_list</c>, e.g. "0-3,6").</summary>
+    private static List<int> AllowedCpus()
+    {
+        var line = File.Exists("/proc/self/status")
+            ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))
+            : null;
+        if (line is null)
+        {
+            return [.. Enumerable.Range(0, Environment.ProcessorCount)];
+        }
+
+        var cpus = new List<int>();
+        foreach (var range in line["Cpus_allowed_list:".Length..].Trim().Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var bounds = range.Split('-');
+            var first = int.Parse(bounds[0], CultureInfo.InvariantCulture);
+            var last = bounds.Length > 1 ? int.Parse(bounds[1], CultureInfo.InvariantCulture) : first;
+            cpus.AddRange(Enumerable.Range(first, last - first + 1));
+        }
+
+        return cpus;
     }
 
     private static string PairedRatio(List<Measurement> runs, List<Measurement>? baseline, Func<Measurement, double> value)
@@ -126,25 +167,34 @@ internal static partial class ApiScenario
         return Median(runs.Zip(baseline, (r, b) => value(b) > 0 ? value(r) / value(b) : double.NaN)).ToString("P1", CultureInfo.InvariantCulture);
     }
 
-    private static T Median<T>(IEnumerable<T> values)
+    private static double Median(IEnumerable<double> values)
     {
-        var sorted = values.Order().ToArray();
-        return sorted[sorted.Length / 2];
+        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
+        return sorted.Length == 0 ? double.NaN
+            : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
+            : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
+
+    private static TimeSpan Median(IEnumerable<TimeSpan> values) => TimeSpan.FromTicks((long)Median(values.Select(v => (double)v.Ticks)));
 
     private static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("N3", CultureInfo.InvariantCulture) + " ms";
 
     private static string Ratio(double value, double? baseline) =>
         baseline is { } b && b > 0 ? (value / b).ToString("P1", CultureInfo.InvariantCulture) : "-";
 
-    private static Task<Measurement> LoadAsync(LoadSpec load, Uri url, int seconds) => load.Client switch
+    /// <summary>Runs one load; <paramref name="measuring"/> is called when its measured part starts.</summary>
+    private static Task<Measurement> LoadAsync(LoadSpec load, Uri url, int seconds, Action measuring)
     {
-        "open-loop" => OpenLoopAsync(load, url, seconds),
-        "wrk" => WrkAsync(load, url, seconds),
-        _ => DotnetClientAsync(url, load.Body, load.Connections, seconds),
-    };
+        if (load.Client == "open-loop")
+        {
+            return OpenLoopAsync(load, url, seconds, measuring);
+        }
 
-    private static async Task<Measurement> OpenLoopAsync(LoadSpec load, Uri url, int seconds)
+        measuring();
+        return load.Client == "wrk" ? WrkAsync(load, url, seconds) : DotnetClientAsync(url, load.Body, load.Connections, seconds);
+    }
+
+    private static async Task<Measurement> OpenLoopAsync(LoadSpec load, Uri url, int seconds, Action measuring)
     {
         var info = Child.Command(
             load.Cpus,
@@ -153,13 +203,34 @@ internal static partial class ApiScenario
             "--body", load.Body,
             "--rate", load.Rate.ToString(CultureInfo.InvariantCulture),
             "--connections", load.Connections.ToString(CultureInfo.InvariantCulture),
+            "--warmup", "1", // the client's own JIT warm-up, at the same rate, before the measured seconds
             "--duration", seconds.ToString(CultureInfo.InvariantCulture));
         using var child = Process.Start(info)!;
-        var output = await child.StandardOutput.ReadToEndAsync();
-        await child.WaitForExitAsync();
-        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"The load client printed no result: {output}");
-        var r = OpenLoopClient.Result.Parse(line.Trim());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds + 60));
+        string? result = null;
+        try
+        {
+            while (await child.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line == "MEASURING")
+                {
+                    measuring();
+                }
+                else if (line.StartsWith("RESULT ", StringComparison.Ordinal))
+                {
+                    result = line.Trim();
+                }
+            }
+
+            await child.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            child.Kill(entireProcessTree: true);
+            throw new TimeoutException($"The load client did not finish within {seconds + 60} s.");
+        }
+
+        var r = OpenLoopClient.Result.Parse(result ?? throw new InvalidOperationException($"The load client printed no result (exit code {child.ExitCode})."));
         return new Measurement(r.RequestsPerSecond, r.P50, r.P90, r.P99, r.Requests, r.Errors, TimeSpan.Zero, 0);
     }
 

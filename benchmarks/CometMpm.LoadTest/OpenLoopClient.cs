@@ -23,13 +23,19 @@ internal static partial class OpenLoopClient
             .Concat(body).ToArray();
         var total = (long)(rate * duration.TotalSeconds);
         var interval = Stopwatch.Frequency / rate;
-        var start = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10; // every connection is open by then
         var workers = new Worker[connections];
+        for (var c = 0; c < connections; c++)
+        {
+            workers[c] = new Worker(url, request, interval, c, connections, total);
+            workers[c].Connect(); // every connection is open before the first request is due
+        }
+
+        var start = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 100); // the threads are running by then
         var threads = new Thread[connections];
         for (var c = 0; c < connections; c++)
         {
-            var worker = workers[c] = new Worker(url, request, start, interval, c, connections, total);
-            threads[c] = new Thread(worker.Run) { IsBackground = true, Name = $"load-{c}" };
+            var worker = workers[c];
+            threads[c] = new Thread(() => worker.Run(start)) { IsBackground = true, Name = $"load-{c}" };
         }
 
         foreach (var thread in threads)
@@ -69,6 +75,8 @@ internal static partial class OpenLoopClient
             Run(url, body, rate, connections, TimeSpan.FromSeconds(warmup));
         }
 
+        Console.WriteLine("MEASURING"); // the parent starts counting the API's CPU here
+
         var result = Run(url, body, rate, connections, TimeSpan.FromSeconds(options.Int("duration", 5)));
         Console.WriteLine(result.Format());
         return 0;
@@ -88,8 +96,10 @@ internal static partial class OpenLoopClient
         }
     }
 
-    private sealed class Worker(Uri url, byte[] request, long start, double interval, int first, int stride, long total)
+    private sealed class Worker(Uri url, byte[] request, double interval, int first, int stride, long total)
     {
+        private static readonly TimeSpan SocketTimeout = TimeSpan.FromSeconds(10);
+        private Socket? _socket;
         private byte[] _buffer = new byte[16 * 1024];
         private int _filled;
 
@@ -99,20 +109,35 @@ internal static partial class OpenLoopClient
 
         public long LastCompleted { get; private set; }
 
-        public void Run()
+        public void Connect()
+        {
+            _socket?.Dispose();
+            _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+            {
+                NoDelay = true,
+                ReceiveTimeout = (int)SocketTimeout.TotalMilliseconds,
+                SendTimeout = (int)SocketTimeout.TotalMilliseconds,
+            };
+            _socket.Connect(url.Host, url.Port);
+        }
+
+        /// <summary>
+        /// Sends this connection's share of the requests, each at its due time. A request that fails (error status,
+        /// broken or stalled connection, unreadable response) counts as an error and the connection is opened again; if it
+        /// cannot be, every request left is counted as an error, so the offered load is never quietly lower than asked.
+        /// </summary>
+        public void Run(long start)
         {
             LastCompleted = start;
             _ = prctl(PrSetTimerSlack, 1000, 0, 0, 0); // wake within ~1 µs of the due time instead of the default 50 µs
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            socket.Connect(url.Host, url.Port);
             for (var i = (long)first; i < total; i += stride)
             {
                 var due = start + (long)(i * interval);
                 SleepUntil(due);
                 try
                 {
-                    socket.Send(request);
-                    var ok = ReadResponse(socket);
+                    _socket!.Send(request);
+                    var ok = ReadResponse(_socket);
                     var done = Stopwatch.GetTimestamp();
                     Latencies.Add(done - due);
                     LastCompleted = done;
@@ -121,12 +146,22 @@ internal static partial class OpenLoopClient
                         Errors++;
                     }
                 }
-                catch (SocketException)
+                catch (Exception)
                 {
                     Errors++;
-                    return;
+                    try
+                    {
+                        Connect();
+                    }
+                    catch (SocketException)
+                    {
+                        Errors += ((total - 1 - i) / stride); // the requests this connection can no longer send
+                        return;
+                    }
                 }
             }
+
+            _socket?.Dispose();
         }
 
         /// <summary>Reads one response (Content-Length or chunked body); true when its status is 2xx.</summary>

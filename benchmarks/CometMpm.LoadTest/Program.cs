@@ -38,7 +38,8 @@ static int Usage()
                   [--batch 1000]
                   an API on 127.0.0.1 under load, MPM off vs on. --rate 0: closed loop at saturation (wrk when
                   installed); --rate N: N requests/s, open loop (latency from each request's due time).
-                  With 2+ cores the API runs on the first half of the CPUs, the load client and the sink on the rest.
+                  With 2+ CPUs the API runs on the first half of the allowed CPUs, wrk / the fixed-rate client and the
+                  sink on the rest ([--sink-cpus LIST] moves the sink). --client dotnet runs unpinned, in this process.
         """);
     return 2;
 }
@@ -116,16 +117,29 @@ namespace CometMpm.LoadTest
         public static async Task<Child> StartPinnedAsync(string? cpus, params string[] args)
         {
             var process = Process.Start(Command(cpus, args))!;
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            try
             {
-                if (line.StartsWith("READY ", StringComparison.Ordinal))
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
                 {
-                    return new Child(process, new Uri(line[6..]));
+                    if (line.StartsWith("READY ", StringComparison.Ordinal))
+                    {
+                        return new Child(process, new Uri(line[6..]));
+                    }
                 }
-            }
 
-            throw new InvalidOperationException($"The child process '{string.Join(' ', args)}' ended before it was ready.");
+                throw new InvalidOperationException($"The child process '{string.Join(' ', args)}' ended before it was ready.");
+            }
+            catch
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+
+                process.Dispose();
+                throw;
+            }
         }
 
         /// <summary>How to run this program with <paramref name="args"/>, under <c>taskset</c> when <paramref name="cpus"/> is set.</summary>
