@@ -56,8 +56,6 @@ internal static partial class OpenLoopClient
             At(0.50),
             At(0.90),
             At(0.99),
-            At(0.999),
-            latencies.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(0, latencies[^1]),
             latencies.Length,
             workers.Sum(w => w.Errors));
     }
@@ -82,17 +80,17 @@ internal static partial class OpenLoopClient
         return 0;
     }
 
-    internal sealed record Result(double RequestsPerSecond, TimeSpan P50, TimeSpan P90, TimeSpan P99, TimeSpan P999, TimeSpan Max, long Requests, long Errors)
+    internal sealed record Result(double RequestsPerSecond, TimeSpan P50, TimeSpan P90, TimeSpan P99, long Requests, long Errors)
     {
         public string Format() => string.Create(
             CultureInfo.InvariantCulture,
-            $"RESULT {RequestsPerSecond:F1} {P50.Ticks} {P90.Ticks} {P99.Ticks} {P999.Ticks} {Max.Ticks} {Requests} {Errors}");
+            $"RESULT {RequestsPerSecond:F1} {P50.Ticks} {P90.Ticks} {P99.Ticks} {Requests} {Errors}");
 
         public static Result Parse(string line)
         {
             var f = line.Split(' ');
             TimeSpan T(int i) => TimeSpan.FromTicks(long.Parse(f[i], CultureInfo.InvariantCulture));
-            return new Result(double.Parse(f[1], CultureInfo.InvariantCulture), T(2), T(3), T(4), T(5), T(6), long.Parse(f[7], CultureInfo.InvariantCulture), long.Parse(f[8], CultureInfo.InvariantCulture));
+            return new Result(double.Parse(f[1], CultureInfo.InvariantCulture), T(2), T(3), T(4), long.Parse(f[5], CultureInfo.InvariantCulture), long.Parse(f[6], CultureInfo.InvariantCulture));
         }
     }
 

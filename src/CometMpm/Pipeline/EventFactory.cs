@@ -150,15 +150,6 @@ internal static class EventFactory
             ? "predictionId is empty: pass a unique id per prediction (for example Guid.CreateVersion7().ToString())."
             : null;
 
-    /// <summary>Copies and normalizes a map; returns an error message naming the field when a name or value is invalid.</summary>
-    internal static string? TryCopy(IReadOnlyDictionary<string, object?> source, string field, out FeatureMap? map)
-    {
-        var bytes = 0;
-        var error = TryCopy(source, field, out var items, ref bytes);
-        map = items is null ? null : new FeatureMap(items);
-        return error;
-    }
-
     /// <summary>
     /// Copies and normalizes a map into a new item array, adding its <see cref="FeatureMap.Estimate"/> to
     /// <paramref name="bytes"/> in the same pass; returns an error message naming the field when a name or value is invalid.

@@ -6,7 +6,8 @@ namespace CometMpm.Serialization;
 
 /// <summary>
 /// Serializes batches into one reused buffer. Used by the background sender only, one batch at a
-/// time: the returned memory is valid until the next call.
+/// time: the returned memory is valid until the next call. Every body is <c>{"data":[...]}</c>, each
+/// event written with the source-generated <see cref="MpmJsonContext"/>.
 /// </summary>
 internal sealed class BatchSerializer
 {
@@ -15,7 +16,6 @@ internal sealed class BatchSerializer
 
     private static readonly JsonEncodedText DataName = JsonEncodedText.Encode("data");
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
-    private readonly EventBatchBody _body = new();
     private readonly Utf8JsonWriter _writer;
 
     public BatchSerializer()
@@ -23,39 +23,28 @@ internal sealed class BatchSerializer
         _writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
     }
 
-    /// <summary>Writes <c>{"data":[...]}</c> with the source-generated <see cref="MpmJsonContext"/>.</summary>
+    /// <summary>Writes the body in one piece (the outbox paths).</summary>
     public ReadOnlyMemory<byte> Serialize(IReadOnlyList<MpmEvent> events)
     {
-        _buffer.ResetWrittenCount();
-        _writer.Reset(_buffer);
-        _body.Data = events;
-        try
+        Begin();
+        foreach (var mpmEvent in events)
         {
-            JsonSerializer.Serialize(_writer, _body, MpmJsonContext.Default.EventBatchBody);
-            _writer.Flush();
-        }
-        finally
-        {
-            _body.Data = [];
+            JsonSerializer.Serialize(_writer, mpmEvent, MpmJsonContext.Default.MpmEvent);
         }
 
-        return _buffer.WrittenMemory;
+        return End();
     }
 
     /// <summary>
-    /// Writes the same body as <see cref="Serialize(IReadOnlyList{MpmEvent})"/> (each event with the source-generated
-    /// <see cref="MpmJsonContext"/>), yielding the thread every <see cref="SliceSize"/> events. A batch of 1,000 events is
-    /// about half a millisecond of CPU; on a busy host with one core, requests that arrive meanwhile would wait that long
-    /// behind it (it showed in the API's p99 under a fixed-rate load). After a yield the sender continues behind the work
-    /// already queued on the thread pool, so a request waits for one slice at most.
+    /// Writes the same body as <see cref="Serialize(IReadOnlyList{MpmEvent})"/>, yielding the thread every
+    /// <see cref="SliceSize"/> events. A batch of 1,000 events is about half a millisecond of CPU; on a busy host with one
+    /// core, requests that arrive meanwhile would wait that long behind it (it showed in the API's p99 under a fixed-rate
+    /// load). After a yield the sender continues behind the work already queued on the thread pool, so a request waits for
+    /// one slice at most.
     /// </summary>
     public async ValueTask<ReadOnlyMemory<byte>> SerializeAsync(IReadOnlyList<MpmEvent> events)
     {
-        _buffer.ResetWrittenCount();
-        _writer.Reset(_buffer);
-        _writer.WriteStartObject();
-        _writer.WriteStartArray(DataName);
-        var typeInfo = MpmJsonContext.Default.MpmEvent;
+        Begin();
         for (var i = 0; i < events.Count; i++)
         {
             if (i > 0 && i % SliceSize == 0)
@@ -63,27 +52,34 @@ internal sealed class BatchSerializer
                 await Task.Yield();
             }
 
-            JsonSerializer.Serialize(_writer, events[i], typeInfo);
+            JsonSerializer.Serialize(_writer, events[i], MpmJsonContext.Default.MpmEvent);
         }
 
-        _writer.WriteEndArray();
-        _writer.WriteEndObject();
-        _writer.Flush();
-        return _buffer.WrittenMemory;
+        return End();
     }
 
     /// <summary>Writes events read back from the outbox, unchanged.</summary>
     public ReadOnlyMemory<byte> Serialize(IReadOnlyList<JsonElement> events)
     {
-        _buffer.ResetWrittenCount();
-        _writer.Reset(_buffer);
-        _writer.WriteStartObject();
-        _writer.WriteStartArray("data");
+        Begin();
         foreach (var element in events)
         {
             element.WriteTo(_writer);
         }
 
+        return End();
+    }
+
+    private void Begin()
+    {
+        _buffer.ResetWrittenCount();
+        _writer.Reset(_buffer);
+        _writer.WriteStartObject();
+        _writer.WriteStartArray(DataName);
+    }
+
+    private ReadOnlyMemory<byte> End()
+    {
         _writer.WriteEndArray();
         _writer.WriteEndObject();
         _writer.Flush();

@@ -88,4 +88,3 @@ internal sealed class FeatureItemsConverter : JsonConverter<KeyValuePair<string,
         writer.WriteRawValue(buffer[..written], skipInputValidation: true);
     }
 }
-
