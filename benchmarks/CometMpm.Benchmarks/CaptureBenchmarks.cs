@@ -3,7 +3,6 @@ using CometMpm.AspNetCore;
 using CometMpm.AspNetCore.Capture;
 using CometMpm.Benchmarks.Models;
 using CometMpm.Diagnostics;
-using CometMpm.Pipeline;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;

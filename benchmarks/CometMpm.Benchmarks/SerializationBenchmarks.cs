@@ -4,7 +4,7 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
-using CometMpm.Pipeline;
+using CometMpm.Events;
 using CometMpm.Serialization;
 
 namespace CometMpm.Benchmarks;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using CometMpm.Pipeline;
 using Microsoft.Extensions.Options;
 
 namespace CometMpm.Cli;

@@ -41,7 +41,7 @@ public sealed class StartupPingTests
         Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
         Assert.Contains(client.Mpm.GetLoggingErrors(), e => e.Message.Contains("refused the API key", StringComparison.Ordinal));
         Assert.Single(server.Requests); // the ping only
-        Assert.Equal(Diagnostics.CometMpmHealth.Unhealthy, client.Client.CheckHealth().Status);
+        Assert.Equal(Delivery.CometMpmHealth.Unhealthy, client.Client.CheckHealth().Status);
     }
 
     [Theory]

@@ -1,4 +1,3 @@
-using CometMpm.Pipeline;
 using CometMpm.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

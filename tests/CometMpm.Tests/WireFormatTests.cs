@@ -265,9 +265,9 @@ public sealed class WireFormatTests
         // The sender writes batches in slices (yielding between them); the outbox writes them in one piece. Both must be
         // byte for byte the same, across slice boundaries, with names that need escaping or are long, and with the same
         // name in different string instances. One serializer is reused after a larger batch, as the sender reuses its own.
-        var model = new CometMpm.Pipeline.ModelIdentity("ws", "model", "1");
+        var model = new CometMpm.Events.ModelIdentity("ws", "model", "1");
         var longName = new string('n', 200);
-        var events = new List<CometMpm.Pipeline.MpmEvent>();
+        var events = new List<CometMpm.Events.MpmEvent>();
         for (var i = 0; i < count; i++)
         {
             var input = new Dictionary<string, object?>
@@ -278,7 +278,7 @@ public sealed class WireFormatTests
                 ["ratio"] = (float)(i / 3.0),
                 ["count"] = i,
             };
-            var error = CometMpm.Pipeline.EventFactory.TryCreatePrediction(
+            var error = CometMpm.Events.EventFactory.TryCreatePrediction(
                 model, $"id-{i}", input, new Dictionary<string, object?> { ["value"] = i % 3 }, null, 1717243200456 + i, out var mpmEvent);
             Assert.Null(error);
             events.Add(mpmEvent!);

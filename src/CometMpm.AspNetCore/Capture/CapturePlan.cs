@@ -2,8 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using CometMpm.AspNetCore.Diagnostics;
-using CometMpm.Pipeline;
-using CometMpm.Serialization;
+using CometMpm.Events;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -86,7 +85,7 @@ internal sealed class CapturePlan
     private readonly CaptureSettings _settings;
     private readonly InputSpec _input;
     private readonly ICometMpm _client;
-    private readonly CometMpmClient? _fast;
+    private readonly IPreparedEventSink? _fast;
     private readonly JsonSerializerOptions _json;
     private readonly FeatureModelCache _models;
     private readonly CaptureDiagnostics _diagnostics;
@@ -99,7 +98,7 @@ internal sealed class CapturePlan
         _settings = settings;
         _input = input;
         _client = client;
-        _fast = client as CometMpmClient;
+        _fast = client as IPreparedEventSink;
         _json = json;
         _models = models;
         _diagnostics = diagnostics;

@@ -2,7 +2,7 @@ using System.Collections;
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json;
-using CometMpm.Pipeline;
+using CometMpm.Events;
 
 namespace CometMpm.AspNetCore.Capture;
 
@@ -108,7 +108,7 @@ internal sealed class FeatureAccessor
     }
 }
 
-/// <summary>Builds the array of a <see cref="CometMpm.Serialization.FeatureMap"/>, sized once in the common case.</summary>
+/// <summary>Builds the array of a <see cref="CometMpm.Events.FeatureMap"/>, sized once in the common case.</summary>
 internal struct FeatureBuilder(int capacity)
 {
     private KeyValuePair<string, object?>[] _items = capacity == 0 ? [] : new KeyValuePair<string, object?>[capacity];

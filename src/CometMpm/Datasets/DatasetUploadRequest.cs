@@ -1,4 +1,4 @@
-using CometMpm.Pipeline;
+using CometMpm.Events;
 using CometMpm.Transport;
 
 namespace CometMpm.Datasets;

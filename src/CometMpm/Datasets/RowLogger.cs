@@ -1,6 +1,5 @@
 using System.Globalization;
-using CometMpm.Pipeline;
-using CometMpm.Serialization;
+using CometMpm.Events;
 
 namespace CometMpm.Datasets;
 
@@ -15,7 +14,7 @@ internal static class RowLogger
 {
     public static async Task<RowLoggingResult> RunAsync<T>(ICometMpm mpm, IEnumerable<T> rows, RowMapping<T> mapping, RowLoggingOptions options, CancellationToken cancellationToken)
     {
-        var client = mpm as CometMpmClient;
+        var client = mpm as IPreparedEventSink;
         var rejections = new List<RowRejection>();
         long count = 0, logged = 0, rejected = 0, dropped = 0;
         var stalled = false;

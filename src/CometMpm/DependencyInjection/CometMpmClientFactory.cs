@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using CometMpm.Diagnostics;
-using CometMpm.Pipeline;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,4 @@
 using CometMpm.DependencyInjection;
-using CometMpm.Diagnostics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,3 @@
-using CometMpm.Pipeline;
 using Microsoft.Extensions.Hosting;
 
 namespace CometMpm.DependencyInjection;

@@ -61,9 +61,22 @@ public static class CometMpmServiceCollectionExtensions
         var name = clientName ?? Options.Options.DefaultName;
 
         // Per-attempt timeouts come from the Polly pipeline. The factory's default request logging is removed:
-        // its structured state carries raw header values at Trace level, the API key among them.
+        // its structured state carries raw header values at Trace level, the API key among them. Redirects are not
+        // followed: a POST turned into a GET answered by someone else must not count as delivered.
         services.AddHttpClient(CometMpmOptions.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .RemoveAllLoggers();
+            .RemoveAllLoggers()
+            .ConfigurePrimaryHttpMessageHandler((handler, _) =>
+            {
+                switch (handler)
+                {
+                    case SocketsHttpHandler sockets:
+                        sockets.AllowAutoRedirect = false;
+                        break;
+                    case HttpClientHandler classic:
+                        classic.AllowAutoRedirect = false;
+                        break;
+                }
+            });
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<CometMpmMetrics>();

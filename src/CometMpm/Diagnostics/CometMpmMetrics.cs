@@ -16,8 +16,9 @@ internal sealed class CometMpmMetrics
     private readonly Counter<long> _retried;
     private readonly Counter<long> _requests;
     private readonly Counter<long> _spilled;
+    private readonly Counter<long> _quarantined;
     private readonly Histogram<double> _batchDuration;
-    private readonly List<(Func<int> Files, Func<long> Bytes)> _outboxSources = [];
+    private readonly List<(Func<int> Files, Func<long> Bytes, Func<long> Events)> _outboxSources = [];
     private readonly List<Func<long>> _queueDepthSources = [];
     private readonly Lock _lock = new();
 
@@ -31,9 +32,11 @@ internal sealed class CometMpmMetrics
         _requests = meter.CreateCounter<long>("cometmpm.requests", "{request}", "HTTP requests sent to the backend, by outcome.");
         _batchDuration = meter.CreateHistogram<double>("cometmpm.batch.duration", "s", "Time to deliver one batch request, retries included.");
         _spilled = meter.CreateCounter<long>("cometmpm.events.spilled", "{event}", "Events written to the outbox to be replayed later.");
+        _quarantined = meter.CreateCounter<long>("cometmpm.outbox.quarantined", "{file}", "Outbox files that could not be read back, moved to quarantine/.");
         meter.CreateObservableGauge("cometmpm.queue.depth", ObserveQueueDepth, "{event}", "Events waiting in the send queue.");
         meter.CreateObservableGauge("cometmpm.outbox.files", () => Sum(s => s.Files()), "{file}", "Batches waiting in the outbox.");
         meter.CreateObservableGauge("cometmpm.outbox.bytes", () => Sum(s => s.Bytes()), "By", "Bytes waiting in the outbox.");
+        meter.CreateObservableGauge("cometmpm.outbox.events", () => Sum(s => s.Events()), "{event}", "Events waiting in the outbox.");
     }
 
     public void Enqueued() => _enqueued.Add(1);
@@ -48,15 +51,17 @@ internal sealed class CometMpmMetrics
 
     public void Spilled(int count) => _spilled.Add(count);
 
-    public void AddOutboxSource(Func<int> files, Func<long> bytes)
+    public void Quarantined() => _quarantined.Add(1);
+
+    public void AddOutboxSource(Func<int> files, Func<long> bytes, Func<long> events)
     {
         lock (_lock)
         {
-            _outboxSources.Add((files, bytes));
+            _outboxSources.Add((files, bytes, events));
         }
     }
 
-    private long Sum(Func<(Func<int> Files, Func<long> Bytes), long> read)
+    private long Sum(Func<(Func<int> Files, Func<long> Bytes, Func<long> Events), long> read)
     {
         lock (_lock)
         {

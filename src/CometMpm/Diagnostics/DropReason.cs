@@ -12,4 +12,10 @@ internal static class DropReason
     public const string Unauthorized = "unauthorized";
     public const string OutboxFull = "outbox_full";
     public const string OutboxExpired = "outbox_expired";
+
+    /// <summary>An outbox file this library cannot read back; it is moved to <c>quarantine/</c>, never sent, never deleted.</summary>
+    public const string OutboxCorrupt = "outbox_corrupt";
+
+    /// <summary>An unexpected failure inside the library (a bug); logged with the exception.</summary>
+    public const string InternalError = "internal_error";
 }

@@ -38,8 +38,8 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Debug, "Comet MPM refused an event: {Reason}")]
     public static partial void EventRefused(ILogger logger, string reason);
 
-    [LoggerMessage(12, LogLevel.Error, "Comet MPM sender failed unexpectedly; the batch is counted as dropped (send_failed).")]
-    public static partial void SenderFault(ILogger logger, Exception exception);
+    [LoggerMessage(12, LogLevel.Error, "Comet MPM: an unexpected error in {Stage}; {Count} events in hand are counted as dropped (internal_error) and the stage goes on. {Suppressed} similar errors were not logged.")]
+    public static partial void InternalError(ILogger logger, Exception exception, string stage, int count, long suppressed);
 
     [LoggerMessage(13, LogLevel.Information, "Comet MPM is disabled (CometMpm:Disabled / COMET_MPM_DISABLED); nothing will be sent.")]
     public static partial void Disabled(ILogger logger);
@@ -47,11 +47,11 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Warning, "Comet MPM: {Count} queued events were dropped because the client is disabled.")]
     public static partial void DroppedWhileDisabled(ILogger logger, long count);
 
-    [LoggerMessage(15, LogLevel.Warning, "Comet MPM outbox: {Path} is not a batch this library wrote ({Reason}); it was renamed *.corrupt and will not be sent.")]
-    public static partial void OutboxCorruptFile(ILogger logger, string path, string reason);
+    [LoggerMessage(15, LogLevel.Warning, "Comet MPM outbox: {Path} cannot be read back as a batch ({Reason}); it was moved to {Quarantine} and will not be sent. Its events, when its name tells how many, are counted as dropped (outbox_corrupt).")]
+    public static partial void OutboxQuarantined(ILogger logger, string path, string quarantine, string reason);
 
-    [LoggerMessage(16, LogLevel.Information, "Comet MPM outbox: recovered {Count} batches left by the stopped process {Instance}; they will be replayed.")]
-    public static partial void OutboxRecovered(ILogger logger, int count, string instance);
+    [LoggerMessage(16, LogLevel.Information, "Comet MPM outbox: recovered {Count} batches left by stopped processes; they will be replayed.")]
+    public static partial void OutboxRecovered(ILogger logger, int count);
 
     [LoggerMessage(17, LogLevel.Warning, "Comet MPM outbox: dropped the oldest batch of {Count} events ({Reason}; caps: {MaxBytes} bytes, {MaxAge}). Raise CometMpm:Outbox:MaxBytes or MaxAge to keep more.")]
     public static partial void OutboxDropped(ILogger logger, int count, string reason, long maxBytes, TimeSpan maxAge);
@@ -76,4 +76,13 @@ internal static partial class Log
 
     [LoggerMessage(24, LogLevel.Error, "Comet MPM outbox: could not write to {Directory}: {Reason}. {Count} events are dropped (send_failed).")]
     public static partial void OutboxWriteFailed(ILogger logger, string directory, string reason, int count);
+
+    [LoggerMessage(25, LogLevel.Error, "{Message}")]
+    public static partial void OutboxUnavailable(ILogger logger, string message);
+
+    [LoggerMessage(26, LogLevel.Warning, "Comet MPM outbox: {Reason}. Replay retries in {Delay}.")]
+    public static partial void OutboxFault(ILogger logger, string reason, TimeSpan delay);
+
+    [LoggerMessage(27, LogLevel.Warning, "Comet MPM outbox: the batch {Path} of {Count} events keeps failing while other requests succeed ({Detail}); {Action}.")]
+    public static partial void OutboxPoison(ILogger logger, string path, int count, string detail, string action);
 }

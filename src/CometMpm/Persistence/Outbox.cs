@@ -1,74 +1,91 @@
 using System.Buffers;
-using System.Globalization;
 using CometMpm.Diagnostics;
-using CometMpm.Pipeline;
+using CometMpm.Events;
+using CometMpm.Serialization;
+using CometMpm.Threading;
 using Microsoft.Extensions.Logging;
 
 namespace CometMpm.Persistence;
 
 /// <summary>
-/// The durable outbox: undeliverable batches as files, replayed oldest first (at-least-once; the backend
-/// ignores repeated prediction ids).
+/// The durable outbox store: batches as files, replayed oldest first (at-least-once; the backend ignores repeated
+/// prediction ids). It only stores; what to send and when is the delivery stage's business.
 /// <code>
-/// {dir}/tmp/            files being written (then renamed into ready/)
-/// {dir}/ready/          complete batches: {utcTicks}-{count}-{guid}.{events|labels}.json, oldest first by name
-/// {dir}/processing/{instance}/       batches leased (moved here) by a live process
-/// {dir}/processing/{instance}.lock   held open exclusively by that process; a dead process's lock can be taken
+/// {dir}/tmp/                        files being written (then renamed into ready/ or a lease folder)
+/// {dir}/ready/                      complete batches (see <see cref="OutboxFileName"/>), oldest first by name
+/// {dir}/processing/{instance}/      batches leased (moved here) by a live process, or in flight from it
+/// {dir}/processing/{instance}.lock  held open exclusively by that process; a dead process's lock can be taken
+/// {dir}/quarantine/                 files this library cannot read back: never sent, never deleted, counted
 /// </code>
-/// Two processes sharing the directory never send the same file twice at once (a lease is an atomic rename),
-/// and a restarted process recovers what a dead one had leased.
+/// Two processes sharing the directory never send the same file at once (a lease is an atomic rename), and a
+/// restarted process recovers what a dead one had leased.
 /// </summary>
 internal sealed class Outbox : IDisposable
 {
-    private const string ReadyFolder = "ready";
-    private const string TempFolder = "tmp";
-    private const string ProcessingFolder = "processing";
     private static readonly TimeSpan RecoveryGrace = TimeSpan.FromSeconds(10);
 
-    private readonly string _root;
     private readonly string _ready;
     private readonly string _temp;
     private readonly string _processing;
+    private readonly string _quarantine;
     private readonly string _instance;
     private readonly string _leased;
     private readonly CometMpmOutboxOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly CometMpmMetrics _metrics;
+    private readonly SettlementLedger _ledger;
     private readonly ILogger _logger;
     private readonly FileStream _instanceLock;
-    private readonly Lock _lock = new();
+    private readonly Lock _capsLock = new();
     private long _bytes;
+    private long _events;
     private int _files;
+    private string? _fault;
 
-    public Outbox(CometMpmOutboxOptions options, TimeProvider timeProvider, CometMpmMetrics metrics, ILogger logger)
+    private Outbox(CometMpmOutboxOptions options, TimeProvider timeProvider, CometMpmMetrics metrics, SettlementLedger ledger, ILogger logger)
     {
         _options = options;
         _timeProvider = timeProvider;
         _metrics = metrics;
+        _ledger = ledger;
         _logger = logger;
-        _root = Path.GetFullPath(options.Directory!);
-        _ready = Path.Combine(_root, ReadyFolder);
-        _temp = Path.Combine(_root, TempFolder);
-        _processing = Path.Combine(_root, ProcessingFolder);
-        foreach (var directory in new[] { _root, _ready, _temp, _processing })
+        Directory = Path.GetFullPath(options.Directory!);
+        _ready = Path.Combine(Directory, "ready");
+        _temp = Path.Combine(Directory, "tmp");
+        _processing = Path.Combine(Directory, "processing");
+        _quarantine = Path.Combine(Directory, "quarantine");
+        foreach (var directory in new[] { Directory, _ready, _temp, _processing, _quarantine })
         {
-            CreateOwnerOnly(directory);
+            OutboxFiles.CreateOwnerOnly(directory);
         }
 
         _instance = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..20];
         _leased = Path.Combine(_processing, _instance);
-        CreateOwnerOnly(_leased);
+        OutboxFiles.CreateOwnerOnly(_leased);
 
         // Held for the life of the process; the OS releases it when the process dies, however it dies.
         _instanceLock = new FileStream(Path.Combine(_processing, _instance + ".lock"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
-        metrics.AddOutboxSource(() => Volatile.Read(ref _files), () => Interlocked.Read(ref _bytes));
-        RemoveStaleTemporaryFiles();
-        RecoverAbandoned();
-        Rescan();
-        EnforceCaps();
+        Maintain();
     }
 
-    public string Directory => _root;
+    /// <summary>Opens the outbox in <see cref="CometMpmOutboxOptions.Directory"/>; null with the reason when it cannot be created.</summary>
+    public static Outbox? TryOpen(CometMpmOutboxOptions options, TimeProvider timeProvider, CometMpmMetrics metrics, SettlementLedger ledger, ILogger logger, out string? error)
+    {
+        error = null;
+        try
+        {
+            var outbox = new Outbox(options, timeProvider, metrics, ledger, logger);
+            metrics.AddOutboxSource(() => outbox.Files, () => outbox.Bytes, () => outbox.Events);
+            return outbox;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            error = $"The outbox directory '{options.Directory}' (CometMpm:Outbox:Directory) cannot be used: {ex.Message} Events are sent without an outbox; point CometMpm:Outbox:Directory at a writable directory and restart.";
+            return null;
+        }
+    }
+
+    public string Directory { get; }
 
     /// <summary>Pulsed when a batch is written, so an idle replay loop looks again.</summary>
     public AsyncSignal Written { get; } = new();
@@ -77,293 +94,207 @@ internal sealed class Outbox : IDisposable
 
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    /// <summary>Writes a batch: to a temporary file first, then renamed into ready/, so a crash never leaves half a batch.</summary>
-    public void Write(MpmEventKind kind, int count, ReadOnlyMemory<byte> body)
-    {
-        var name = string.Create(CultureInfo.InvariantCulture, $"{_timeProvider.GetUtcNow().UtcTicks:D19}-{count:D7}-{Guid.NewGuid():N}.{KindName(kind)}.json");
-        var temp = Path.Combine(_temp, name);
-        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None))
-        {
-            stream.Write(body.Span);
-            stream.Flush(flushToDisk: true);
-        }
+    /// <summary>Events in the files this process can see (ready and leased by it).</summary>
+    public long Events => Interlocked.Read(ref _events);
 
-        File.Move(temp, Path.Combine(_ready, name));
-        Interlocked.Add(ref _bytes, body.Length);
-        Interlocked.Increment(ref _files);
-        _metrics.Spilled(count);
+    /// <summary>The last I/O error reading or writing the outbox; null once an operation succeeds again.</summary>
+    public string? Fault => Volatile.Read(ref _fault);
+
+    public void NoteFault(string? fault) => Volatile.Write(ref _fault, fault);
+
+    /// <summary>Writes a batch for replay: to a temporary file first, then renamed into ready/, so a crash never leaves half a batch.</summary>
+    public void Write(MpmEventKind kind, int count, ReadOnlyMemory<byte> body, long? ticks = null)
+    {
+        var name = OutboxFileName.New(ticks ?? _timeProvider.GetUtcNow().UtcTicks, count, kind);
+        WriteFile(Path.Combine(_ready, name.ToString()), body, count);
         EnforceCaps();
         Written.Pulse();
     }
 
-    /// <summary>Leases the oldest ready batch by moving it into this process's folder; null when there is none.</summary>
-    public LeasedBatch? LeaseOldest()
+    /// <summary>Writes a batch whose request is still in flight, leased by this process so that replay leaves it alone.</summary>
+    public LeasedBatch Journal(MpmEventKind kind, int count, ReadOnlyMemory<byte> body)
+    {
+        var name = OutboxFileName.New(_timeProvider.GetUtcNow().UtcTicks, count, kind);
+        var path = Path.Combine(_leased, name.ToString());
+        WriteFile(path, body, count);
+        return new LeasedBatch(path, name, body.Length, null);
+    }
+
+    /// <summary>Leases the oldest ready batch that <paramref name="skip"/> does not exclude; null when there is none.</summary>
+    public LeasedBatch? LeaseOldest(Func<OutboxFileName, bool> skip)
     {
         // Expired batches go first (counted), so a replay never sends one and the age cap holds however the loops interleave.
         EnforceCaps();
-        foreach (var path in ReadyFilesOldestFirst())
+        foreach (var (path, name) in OutboxFiles.ReadyOldestFirst(_ready, Quarantine))
         {
+            if (skip(name))
+            {
+                continue;
+            }
+
             var leased = Path.Combine(_leased, Path.GetFileName(path));
             try
             {
                 File.Move(path, leased);
             }
-            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException)
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
                 continue; // another process leased it first
-            }
-
-            if (!TryParseName(leased, out var kind, out var count, out _))
-            {
-                File.Delete(leased);
-                continue;
             }
 
             var bytes = File.ReadAllBytes(leased);
             try
             {
-                return new LeasedBatch(leased, count, bytes.Length, JsonPayload.Parse(kind, new ReadOnlySequence<byte>(bytes)));
+                return new LeasedBatch(leased, name, bytes.Length, JsonPayload.Parse(name.Kind, new ReadOnlySequence<byte>(bytes)));
             }
-            catch (Exception ex) when (ex is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
-                // A file we did not write (or damaged on disk): set aside, never sent, never deleted silently.
-                File.Move(leased, leased + ".corrupt");
-                Log.OutboxCorruptFile(_logger, leased, ex.Message);
+                Quarantine(leased, ex.Message);
             }
         }
 
         return null;
     }
 
-    /// <summary>The batch was delivered (or settled otherwise): forget it.</summary>
+    /// <summary>The batch was delivered or settled otherwise: forget it.</summary>
     public void Complete(LeasedBatch batch)
     {
         File.Delete(batch.Path);
-        Interlocked.Add(ref _bytes, -batch.Bytes);
-        Interlocked.Decrement(ref _files);
+        Forget(batch.Bytes, batch.Name.Count);
     }
 
-    /// <summary>The batch could not be delivered now: put it back where it was in the order.</summary>
-    public void Release(LeasedBatch batch)
+    /// <summary>The batch could not be delivered now: back to ready/, in its place in the order, with its strikes.</summary>
+    public void Release(LeasedBatch batch, int strikes)
     {
-        File.Move(batch.Path, Path.Combine(_ready, Path.GetFileName(batch.Path)));
+        File.Move(batch.Path, Path.Combine(_ready, (batch.Name with { Strikes = strikes }).ToString()));
+        Written.Pulse();
     }
 
-    /// <summary>Moves what dead processes had leased back to ready/, and recounts (other processes write here too).</summary>
+    /// <summary>Replaces a leased batch by the parts of it still to send (each written before the batch is deleted).</summary>
+    public void Replace(LeasedBatch batch, IEnumerable<(int Count, ReadOnlyMemory<byte> Body)> parts)
+    {
+        foreach (var (count, body) in parts)
+        {
+            WriteFile(Path.Combine(_ready, OutboxFileName.New(batch.Name.Ticks, count, batch.Name.Kind).ToString()), body, count);
+        }
+
+        Complete(batch);
+        Written.Pulse();
+    }
+
+    /// <summary>Moves what dead processes had leased back to ready/, sets aside what cannot be read, and recounts.</summary>
     public void Maintain()
     {
-        RemoveStaleTemporaryFiles();
-        RecoverAbandoned();
-        Rescan();
+        OutboxFiles.RemoveStaleTemporaryFiles(_temp, _timeProvider);
+        var recovered = OutboxFiles.RecoverAbandoned(_processing, _ready, _instance, RecoveryGrace, _timeProvider);
+        if (recovered > 0)
+        {
+            Log.OutboxRecovered(_logger, recovered);
+        }
+
+        foreach (var path in OutboxFiles.SafeFiles(_ready))
+        {
+            if (!OutboxFileName.TryParse(path, out _))
+            {
+                Quarantine(path, "its name is not one this library writes");
+            }
+        }
+
+        var (files, bytes, events) = OutboxFiles.Count(_ready, _leased);
+        Volatile.Write(ref _files, files);
+        Interlocked.Exchange(ref _bytes, bytes);
+        Interlocked.Exchange(ref _events, events);
         EnforceCaps();
     }
 
     public void Dispose()
     {
         // Our leased files go back for the next process; then our lock and folder go.
-        foreach (var path in SafeFiles(_leased))
+        foreach (var path in OutboxFiles.SafeFiles(_leased))
         {
-            try
-            {
-                File.Move(path, Path.Combine(_ready, Path.GetFileName(path)));
-            }
-            catch (IOException)
-            {
-            }
+            OutboxFiles.TryIo(() => File.Move(path, Path.Combine(_ready, Path.GetFileName(path))));
         }
 
         _instanceLock.Dispose();
-        TryDelete(() => System.IO.Directory.Delete(_leased, recursive: false));
-        TryDelete(() => File.Delete(Path.Combine(_processing, _instance + ".lock")));
+        OutboxFiles.TryIo(() => System.IO.Directory.Delete(_leased, recursive: false));
+        OutboxFiles.TryIo(() => File.Delete(Path.Combine(_processing, _instance + ".lock")));
     }
 
-    /// <summary>A file left in tmp/ by a process killed while writing it was never renamed into ready/: it is incomplete, never sent.</summary>
-    private void RemoveStaleTemporaryFiles()
+    /// <summary>A file we did not write, or damaged on disk: set aside (never sent, never deleted) and counted.</summary>
+    private void Quarantine(string path, string reason)
     {
-        foreach (var path in SafeFiles(_temp))
+        var counted = OutboxFileName.TryParse(path, out var name);
+        long length = 0;
+        OutboxFiles.TryIo(() => length = new FileInfo(path).Length);
+        if (!OutboxFiles.TryIo(() => File.Move(path, Path.Combine(_quarantine, Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8]))))
         {
-            if (_timeProvider.GetUtcNow() - File.GetLastWriteTimeUtc(path) > TimeSpan.FromMinutes(1))
-            {
-                TryDelete(() => File.Delete(path));
-            }
+            return;
         }
+
+        if (counted && (path.StartsWith(_leased, StringComparison.Ordinal) || path.StartsWith(_ready, StringComparison.Ordinal)))
+        {
+            Forget(length, name.Count);
+            _ledger.DroppedFromOutbox(name.Count, DropReason.OutboxCorrupt);
+        }
+
+        _metrics.Quarantined();
+        Log.OutboxQuarantined(_logger, path, _quarantine, reason);
     }
 
-    private void RecoverAbandoned()
+    private void WriteFile(string path, ReadOnlyMemory<byte> body, int count)
     {
-        foreach (var lockPath in SafeFiles(_processing, "*.lock"))
+        var temp = Path.Combine(_temp, Path.GetFileName(path));
+        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None))
         {
-            var instance = Path.GetFileNameWithoutExtension(lockPath);
-            if (instance == _instance || _timeProvider.GetUtcNow() - File.GetLastWriteTimeUtc(lockPath) < RecoveryGrace)
-            {
-                continue;
-            }
-
-            FileStream? taken = null;
-            try
-            {
-                taken = new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException)
-            {
-                continue; // its owner is alive
-            }
-
-            using (taken)
-            {
-                var folder = Path.Combine(_processing, instance);
-                var recovered = 0;
-                foreach (var path in SafeFiles(folder))
-                {
-                    try
-                    {
-                        File.Move(path, Path.Combine(_ready, Path.GetFileName(path)));
-                        recovered++;
-                    }
-                    catch (IOException)
-                    {
-                    }
-                }
-
-                TryDelete(() => System.IO.Directory.Delete(folder, recursive: false));
-                TryDelete(() => File.Delete(lockPath));
-                if (recovered > 0)
-                {
-                    Log.OutboxRecovered(_logger, recovered, instance);
-                }
-            }
+            stream.Write(body.Span);
+            stream.Flush(flushToDisk: true);
         }
+
+        File.Move(temp, path);
+        Interlocked.Add(ref _bytes, body.Length);
+        Interlocked.Add(ref _events, count);
+        Interlocked.Increment(ref _files);
     }
 
-    private void Rescan()
+    private void Forget(long bytes, int count)
     {
-        long bytes = 0;
-        var files = 0;
-        foreach (var path in SafeFiles(_ready))
-        {
-            try
-            {
-                bytes += new FileInfo(path).Length;
-                files++;
-            }
-            catch (IOException)
-            {
-            }
-        }
-
-        foreach (var path in SafeFiles(_leased))
-        {
-            try
-            {
-                bytes += new FileInfo(path).Length;
-                files++;
-            }
-            catch (IOException)
-            {
-            }
-        }
-
-        Interlocked.Exchange(ref _bytes, bytes);
-        Volatile.Write(ref _files, files);
+        Interlocked.Add(ref _bytes, -bytes);
+        Interlocked.Add(ref _events, -count);
+        Interlocked.Decrement(ref _files);
     }
 
     /// <summary>Drops the oldest batches past the size cap, and those older than the age cap, counting their events.</summary>
     private void EnforceCaps()
     {
-        lock (_lock)
+        lock (_capsLock)
         {
             var now = _timeProvider.GetUtcNow().UtcTicks;
-            foreach (var path in ReadyFilesOldestFirst())
+            foreach (var (path, name) in OutboxFiles.ReadyOldestFirst(_ready, Quarantine))
             {
-                if (!TryParseName(path, out _, out var count, out var ticks))
-                {
-                    continue;
-                }
-
-                var expired = now - ticks > _options.MaxAge.Ticks;
-                if (!expired && Interlocked.Read(ref _bytes) <= _options.MaxBytes)
+                var expired = now - name.Ticks > _options.MaxAge.Ticks;
+                if (!expired && Bytes <= _options.MaxBytes)
                 {
                     break;
                 }
 
-                long length;
-                try
+                long length = 0;
+                if (!OutboxFiles.TryIo(() =>
                 {
                     length = new FileInfo(path).Length;
                     File.Delete(path);
-                }
-                catch (IOException)
+                }))
                 {
                     continue;
                 }
 
-                Interlocked.Add(ref _bytes, -length);
-                Interlocked.Decrement(ref _files);
+                Forget(length, name.Count);
                 var reason = expired ? DropReason.OutboxExpired : DropReason.OutboxFull;
-                _metrics.Dropped(reason, count);
-                Log.OutboxDropped(_logger, count, reason, _options.MaxBytes, _options.MaxAge);
+                _ledger.DroppedFromOutbox(name.Count, reason);
+                Log.OutboxDropped(_logger, name.Count, reason, _options.MaxBytes, _options.MaxAge);
             }
-        }
-    }
-
-    private string[] ReadyFilesOldestFirst()
-    {
-        var files = SafeFiles(_ready, "*.json");
-        Array.Sort(files, StringComparer.Ordinal);
-        return files;
-    }
-
-    private static string[] SafeFiles(string folder, string pattern = "*")
-    {
-        try
-        {
-            return System.IO.Directory.GetFiles(folder, pattern);
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return [];
-        }
-    }
-
-    private static string KindName(MpmEventKind kind) => kind == MpmEventKind.Label ? "labels" : "events";
-
-    internal static bool TryParseName(string path, out MpmEventKind kind, out int count, out long ticks)
-    {
-        // {ticks:D19}-{count:D7}-{guid}.{kind}.json
-        var name = Path.GetFileName(path);
-        kind = name.EndsWith(".labels.json", StringComparison.Ordinal) ? MpmEventKind.Label : MpmEventKind.Prediction;
-        count = 0;
-        ticks = 0;
-        var parts = name.Split('-', '.');
-        return parts.Length >= 5
-            && (name.EndsWith(".labels.json", StringComparison.Ordinal) || name.EndsWith(".events.json", StringComparison.Ordinal))
-            && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out ticks)
-            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out count);
-    }
-
-    private static void CreateOwnerOnly(string directory)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            System.IO.Directory.CreateDirectory(directory);
-        }
-        else
-        {
-            System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-    }
-
-    private static void TryDelete(Action delete)
-    {
-        try
-        {
-            delete();
-        }
-        catch (IOException)
-        {
         }
     }
 }
 
-/// <summary>A batch leased from the outbox.</summary>
-internal sealed record LeasedBatch(string Path, int Count, long Bytes, JsonPayload Payload);
+/// <summary>A batch leased from the outbox (its payload is null for a journaled batch whose request is in flight).</summary>
+internal sealed record LeasedBatch(string Path, OutboxFileName Name, long Bytes, JsonPayload? Payload);

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
-using CometMpm.Pipeline;
+using CometMpm.Events;
 
 namespace CometMpm.Serialization;
 
@@ -22,6 +22,9 @@ internal sealed class BatchSerializer
     {
         _writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
     }
+
+    /// <summary>The size of a request carrying this event alone.</summary>
+    public static int MeasureAlone(MpmEvent mpmEvent) => new BatchSerializer().Serialize([mpmEvent]).Length;
 
     /// <summary>Writes the body in one piece (the outbox paths).</summary>
     public ReadOnlyMemory<byte> Serialize(IReadOnlyList<MpmEvent> events)

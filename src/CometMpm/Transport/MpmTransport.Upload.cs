@@ -62,10 +62,10 @@ internal sealed partial class MpmTransport
                 },
                 state,
                 cancellationToken).ConfigureAwait(false);
-            var status = (int)response.StatusCode;
-            if (status is < 200 or >= 300)
+            var classified = await ClassifyAsync(response, uri, cancellationToken).ConfigureAwait(false);
+            if (!classified.IsSuccess)
             {
-                return new TransportResult(status, await ReadDetailAsync(response, cancellationToken).ConfigureAwait(false));
+                return classified;
             }
 
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -78,7 +78,7 @@ internal sealed partial class MpmTransport
                 }
             }
 
-            return new TransportResult(status, string.Empty);
+            return classified;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -14,7 +14,9 @@ namespace CometMpm.Transport;
 /// The one seam every HTTP call goes through: it owns the base URL, the <c>Authorization</c> header,
 /// retries and timeouts. Retries (Polly) cover 408, 429, 5xx, per-attempt timeouts and connection
 /// errors, with jittered exponential backoff that honours <c>Retry-After</c>; other 4xx are final.
-/// A new request message is built for every attempt.
+/// A new request message is built for every attempt. Redirects are not followed (see <see cref="ClassifyAsync"/>): a POST
+/// turned into a GET answered by someone else is not a delivery. Everything the server says back is treated as
+/// untrusted text: cut to 1 KB and scrubbed of the API key before anyone logs or stores it.
 /// </summary>
 internal sealed partial class MpmTransport
 {
@@ -31,13 +33,13 @@ internal sealed partial class MpmTransport
     private readonly TimeProvider _timeProvider;
     private readonly ResiliencePipeline<HttpResponseMessage> _batchPipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _pingPipeline;
-    private long _pausedUntilTicks = DateTimeOffset.MinValue.UtcTicks;
     private readonly ResiliencePipeline<HttpResponseMessage> _uploadPipeline;
 
     public MpmTransport(
         IHttpClientFactory httpClientFactory,
         ServerAddress address,
         CometMpmOptions options,
+        SendGate gate,
         TimeProvider timeProvider,
         CometMpmMetrics metrics,
         ILogger logger)
@@ -46,41 +48,29 @@ internal sealed partial class MpmTransport
         Address = address;
         _apiKey = options.ApiKey ?? string.Empty;
         _timeProvider = timeProvider;
-        _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true, PauseUntil);
-        _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false, PauseUntil);
+        Gate = gate;
+        _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true, gate.PauseUntil);
+        _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false, gate.PauseUntil);
         _uploadPipeline = BuildUploadPipeline(options, timeProvider, metrics, logger);
     }
 
     public ServerAddress Address { get; }
 
-    /// <summary>Until when the backend asked (with <c>Retry-After</c> on a 429 or 503) that nothing be sent; shared by all senders.</summary>
-    public DateTimeOffset PausedUntil => new(Interlocked.Read(ref _pausedUntilTicks), TimeSpan.Zero);
-
-    internal void PauseUntil(DateTimeOffset until)
-    {
-        long current;
-        do
-        {
-            current = Interlocked.Read(ref _pausedUntilTicks);
-            if (current >= until.UtcTicks)
-            {
-                return;
-            }
-        }
-        while (Interlocked.CompareExchange(ref _pausedUntilTicks, until.UtcTicks, current) != current);
-    }
+    /// <summary>The send gate of this client; the transport sets its <c>Retry-After</c> pause and waits it out.</summary>
+    public SendGate Gate { get; }
 
     private async Task WaitWhilePausedAsync(CancellationToken cancellationToken)
     {
-        var remaining = PausedUntil - _timeProvider.GetUtcNow();
+        var remaining = Gate.PausedUntil - _timeProvider.GetUtcNow();
         if (remaining > TimeSpan.Zero)
         {
             await Task.Delay(remaining, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    public Task<TransportResult> PostJsonAsync(string relativePath, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
-        SendAsync(_batchPipeline, HttpMethod.Post, relativePath, body, cancellationToken);
+    /// <summary>Posts a batch body to <c>events/batch</c> or <c>labels/batch</c>.</summary>
+    public Task<TransportResult> PostBatchAsync(bool labels, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        SendAsync(_batchPipeline, HttpMethod.Post, labels ? LabelsPath : EventsPath, body, cancellationToken);
 
     /// <summary>The start-up health check: only connection errors and timeouts are retried, as in the Python SDK.</summary>
     public Task<TransportResult> PingAsync(CancellationToken cancellationToken) =>
@@ -101,9 +91,7 @@ internal sealed partial class MpmTransport
                 static (s, token) => s.SendOnceAsync(token),
                 state,
                 cancellationToken).ConfigureAwait(false);
-            var status = (int)response.StatusCode;
-            var detail = status is >= 200 and < 300 ? string.Empty : await ReadDetailAsync(response, cancellationToken).ConfigureAwait(false);
-            return new TransportResult(status, detail);
+            return await ClassifyAsync(response, state.Uri, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -117,6 +105,48 @@ internal sealed partial class MpmTransport
         {
             return new TransportResult(0, $"{ex.HttpRequestError}: {ex.Message}");
         }
+    }
+
+    /// <summary>
+    /// What a response means. A 2xx counts only when it comes from the address asked (no redirect was followed by a
+    /// handler the app configured) and is not an HTML page (a proxy's or captive portal's); a 3xx is a failure that names
+    /// where it pointed. Any other status keeps its meaning.
+    /// </summary>
+    private async Task<TransportResult> ClassifyAsync(HttpResponseMessage response, Uri requested, CancellationToken cancellationToken)
+    {
+        var status = (int)response.StatusCode;
+        if (response.RequestMessage?.RequestUri is { } answered && answered != requested)
+        {
+            return new TransportResult(status, Scrub($"the request was redirected to {answered.GetLeftPart(UriPartial.Path)}: not the MPM backend. Set CometMpm:UrlOverride (COMET_URL_OVERRIDE) to the final address"), NotMpm: true);
+        }
+
+        if (status is >= 300 and < 400)
+        {
+            var location = response.Headers.Location is { } to ? (to.IsAbsoluteUri ? to.GetLeftPart(UriPartial.Path) : to.OriginalString.Split('?')[0]) : "(no Location)";
+            return new TransportResult(status, Scrub($"HTTP {status} {response.ReasonPhrase}: redirected to {location}; redirects are not followed (a POST would be resent elsewhere or turned into a GET). Set CometMpm:UrlOverride (COMET_URL_OVERRIDE) to the final address"));
+        }
+
+        if (status is >= 200 and < 300)
+        {
+            return response.Content.Headers.ContentType?.MediaType is "text/html"
+                ? new TransportResult(status, $"HTTP {status} with an HTML page: not the MPM backend (a proxy or login page?). Check CometMpm:UrlOverride (COMET_URL_OVERRIDE) and proxies", NotMpm: true)
+                : new TransportResult(status, string.Empty);
+        }
+
+        return new TransportResult(status, Scrub(await ReadDetailAsync(response, cancellationToken).ConfigureAwait(false)));
+    }
+
+    /// <summary>Removes the API key (as sent, and URL-encoded) from text that came from the server.</summary>
+    internal string Scrub(string text)
+    {
+        if (_apiKey.Length < 4 || text.Length == 0)
+        {
+            return text;
+        }
+
+        text = text.Replace(_apiKey, "***", StringComparison.Ordinal);
+        var encoded = Uri.EscapeDataString(_apiKey);
+        return encoded == _apiKey ? text : text.Replace(encoded, "***", StringComparison.OrdinalIgnoreCase);
     }
 
     private static async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -134,7 +164,7 @@ internal sealed partial class MpmTransport
                     read += n;
                 }
 
-                var text = Encoding.UTF8.GetString(buffer, 0, read).Trim();
+                var text = Encoding.UTF8.GetString(buffer, 0, read).Trim().ReplaceLineEndings(" ");
                 return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}{(text.Length == 0 ? "" : ": " + text)}";
             }
         }
@@ -217,6 +247,8 @@ internal sealed partial class MpmTransport
 
     private sealed class AttemptState(HttpClient client, HttpMethod method, Uri uri, string apiKey, ReadOnlyMemory<byte>? body)
     {
+        public Uri Uri => uri;
+
         public async ValueTask<HttpResponseMessage> SendOnceAsync(CancellationToken cancellationToken)
         {
             using var request = new HttpRequestMessage(method, uri);

@@ -4,9 +4,10 @@ namespace CometMpm.Transport;
 /// <param name="StatusCode">The final HTTP status, or 0 when no response arrived.</param>
 /// <param name="Detail">The server's message (first 1 KB of the body) or the transport error; never the API key.</param>
 /// <param name="Cancelled">True when the caller cancelled (for example the end timeout ran out).</param>
-internal readonly record struct TransportResult(int StatusCode, string Detail, bool Cancelled = false)
+/// <param name="NotMpm">True when a 2xx evidently did not come from the MPM backend (an HTML page, a followed redirect).</param>
+internal readonly record struct TransportResult(int StatusCode, string Detail, bool Cancelled = false, bool NotMpm = false)
 {
-    public bool IsSuccess => StatusCode is >= 200 and < 300;
+    public bool IsSuccess => StatusCode is >= 200 and < 300 && !NotMpm;
 
     public bool IsUnauthorized => StatusCode is 401 or 403;
 

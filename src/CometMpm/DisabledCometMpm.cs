@@ -1,6 +1,6 @@
 using CometMpm.Diagnostics;
 
-namespace CometMpm.Pipeline;
+namespace CometMpm;
 
 /// <summary>The client registered when <see cref="CometMpmOptions.Disabled"/> is set: it makes no network call and queues nothing.</summary>
 internal sealed class DisabledCometMpm(CometMpmMetrics metrics) : ICometMpm
@@ -31,7 +31,7 @@ internal sealed class DisabledCometMpm(CometMpmMetrics metrics) : ICometMpm
     /// <summary>Checks the arguments like the real client, then sends nothing: the upload honours the disabled state.</summary>
     public Task<DatasetUploadResult> UploadDatasetCsvAsync(string filePath, DatasetType datasetType, string? datasetName = null, string? naValues = null, bool? keepDefaultNaValues = null, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
-        _ = Datasets.DatasetUploadRequest.Prepare(new ModelIdentity("", "", ""), filePath, datasetType, datasetName, naValues, keepDefaultNaValues);
+        _ = Datasets.DatasetUploadRequest.Prepare(new Events.ModelIdentity("", "", ""), filePath, datasetType, datasetName, naValues, keepDefaultNaValues);
         return Task.FromResult(new DatasetUploadResult(false, datasetType, 0, 0, [], TimeSpan.Zero, $"Comet MPM is disabled by configuration (CometMpm:Disabled or COMET_MPM_DISABLED); '{filePath}' was not uploaded."));
     }
 

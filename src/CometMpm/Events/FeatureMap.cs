@@ -1,4 +1,4 @@
-namespace CometMpm.Serialization;
+namespace CometMpm.Events;
 
 /// <summary>
 /// An immutable, ordered copy of a feature (or label) map whose values are already normalized to

@@ -1,7 +1,6 @@
 using System.Text.Json;
-using CometMpm.Serialization;
 
-namespace CometMpm.Pipeline;
+namespace CometMpm.Events;
 
 /// <summary>
 /// Validates and normalizes logging input on the caller's thread and builds the immutable
@@ -253,7 +252,22 @@ internal static class EventFactory
                 normalized = g.ToString();
                 return true;
             case JsonElement element:
-                return element.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null;
+                // Copied: the caller may dispose its JsonDocument as soon as the call returns, long before the event is sent.
+                // Reading an already disposed one throws here, on the caller's thread, and refuses the value.
+                try
+                {
+                    if (element.ValueKind is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+                    {
+                        return false;
+                    }
+
+                    normalized = element.Clone();
+                    return true;
+                }
+                catch (ObjectDisposedException)
+                {
+                    return false;
+                }
             default:
                 return false;
         }

@@ -1,4 +1,4 @@
-namespace CometMpm.Pipeline;
+namespace CometMpm.Threading;
 
 /// <summary>
 /// A pulse that wakes everyone waiting at the time. Waiters take <see cref="WaitTask"/> first, then

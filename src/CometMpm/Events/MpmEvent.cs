@@ -1,7 +1,6 @@
 using System.Text.Json.Serialization;
-using CometMpm.Serialization;
 
-namespace CometMpm.Pipeline;
+namespace CometMpm.Events;
 
 /// <summary>Whether an event is a prediction (sent to <c>events/batch</c>) or a late label (sent to <c>labels/batch</c>).</summary>
 internal enum MpmEventKind : byte
@@ -15,7 +14,7 @@ internal sealed record ModelIdentity(string WorkspaceName, string ModelName, str
 
 /// <summary>
 /// A validated, immutable event, built on the caller's thread. Its serialized properties are the wire JSON of
-/// protocol §4 in order (source-generated, <see cref="MpmJsonContext"/>); a null map is left out (the inclusion
+/// protocol §4 in order (source-generated, <c>MpmJsonContext</c>); a null map is left out (the inclusion
 /// rules are applied when it is built).
 /// The maps are held as their normalized item arrays, without a <see cref="FeatureMap"/> around each:
 /// an event of 10 features is then one array and this object (256 bytes), the least a copy can take.
@@ -98,16 +97,13 @@ internal sealed class MpmEvent
 
     [JsonPropertyName("features")]
     [JsonPropertyOrder(5)]
-    [JsonConverter(typeof(FeatureItemsConverter))]
     public KeyValuePair<string, object?>[]? Features { get; }
 
     [JsonPropertyName("prediction")]
     [JsonPropertyOrder(6)]
-    [JsonConverter(typeof(FeatureItemsConverter))]
     public KeyValuePair<string, object?>[]? Prediction { get; }
 
     [JsonPropertyName("labels")]
     [JsonPropertyOrder(7)]
-    [JsonConverter(typeof(FeatureItemsConverter))]
     public KeyValuePair<string, object?>[]? Labels { get; }
 }

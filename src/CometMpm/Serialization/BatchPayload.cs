@@ -1,9 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
-using CometMpm.Serialization;
-using CometMpm.Transport;
+using CometMpm.Events;
 
-namespace CometMpm.Pipeline;
+namespace CometMpm.Serialization;
 
 /// <summary>
 /// A batch of events of one kind on its way to the backend: fresh events from the queue or a batch read
@@ -16,7 +15,10 @@ internal abstract class BatchPayload
 
     public MpmEventKind Kind { get; }
 
-    public string Path => Kind == MpmEventKind.Label ? MpmTransport.LabelsPath : MpmTransport.EventsPath;
+    public bool IsLabels => Kind == MpmEventKind.Label;
+
+    /// <summary>"prediction" or "label", for messages.</summary>
+    public string KindName => IsLabels ? "label" : "prediction";
 
     public abstract int Count { get; }
 

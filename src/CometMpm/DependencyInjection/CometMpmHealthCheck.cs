@@ -1,15 +1,7 @@
-using CometMpm.DependencyInjection;
-using CometMpm.Pipeline;
+using CometMpm.Delivery;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace CometMpm.Diagnostics;
-
-internal enum CometMpmHealth
-{
-    Healthy,
-    Degraded,
-    Unhealthy,
-}
+namespace CometMpm.DependencyInjection;
 
 /// <summary>Reports one client's delivery health (see <see cref="CometMpmClient.CheckHealth"/>).</summary>
 internal sealed class CometMpmHealthCheck(CometMpmClientFactory factory, string clientName) : IHealthCheck

@@ -1,18 +1,19 @@
 using System.Threading.Channels;
 using CometMpm.Diagnostics;
+using CometMpm.Events;
+using CometMpm.Threading;
 
-namespace CometMpm.Pipeline;
+namespace CometMpm.Queue;
 
 /// <summary>
 /// The bounded queue between the callers and the sender. It is bounded by event count and by
-/// approximate bytes, applies the full-queue policy, and keeps the bookkeeping <c>FlushAsync</c> and
-/// <c>EndAsync</c> need: how many events were accepted, how many are settled (delivered or not),
-/// and how many of those were not delivered.
+/// approximate bytes and applies the full-queue policy. Each event it takes is recorded as accepted in the
+/// <see cref="SettlementLedger"/>; one it evicts (<see cref="FullQueuePolicy.DropOldest"/>) is settled there as dropped.
 /// </summary>
 internal sealed class EventQueue
 {
     private readonly Channel<MpmEvent> _channel;
-    private readonly CometMpmMetrics _metrics;
+    private readonly SettlementLedger _ledger;
     private readonly FullQueuePolicy _policy;
     private readonly long _maxBytes;
     private readonly TimeSpan _waitTimeout;
@@ -21,12 +22,9 @@ internal sealed class EventQueue
     private long _bytes;
     private int _count; // the channel's count, kept without its lock so a write can tell the sender a batch is full
     private int _wakeAt = int.MaxValue;
-    private long _accepted;
-    private long _settled;
-    private long _failed;
     private int _waiters;
 
-    public EventQueue(int capacity, long maxBytes, FullQueuePolicy policy, TimeSpan waitTimeout, CometMpmMetrics metrics)
+    public EventQueue(int capacity, long maxBytes, FullQueuePolicy policy, TimeSpan waitTimeout, SettlementLedger ledger)
     {
         // Several readers: the sender, and the logging thread that evicts under DropOldest or drains a disabled client.
         _channel = Channel.CreateBounded<MpmEvent>(new BoundedChannelOptions(capacity)
@@ -40,7 +38,7 @@ internal sealed class EventQueue
         _maxBytes = maxBytes;
         _policy = policy;
         _waitTimeout = waitTimeout;
-        _metrics = metrics;
+        _ledger = ledger;
     }
 
     /// <summary>Raised (on the logging thread) when DropOldest evicts events.</summary>
@@ -52,16 +50,7 @@ internal sealed class EventQueue
 
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    public long Accepted => Interlocked.Read(ref _accepted);
-
-    public long Settled => Interlocked.Read(ref _settled);
-
-    public long Failed => Interlocked.Read(ref _failed);
-
     public bool IsCompleted { get; private set; }
-
-    /// <summary>Pulsed whenever events are settled.</summary>
-    public AsyncSignal Progress { get; } = new();
 
     /// <summary>Queues the event, applying the full-queue policy; false when it was refused.</summary>
     public bool TryWrite(MpmEvent mpmEvent)
@@ -129,17 +118,6 @@ internal sealed class EventQueue
         }
     }
 
-    public void Settle(int count, bool delivered)
-    {
-        if (!delivered)
-        {
-            Interlocked.Add(ref _failed, count);
-        }
-
-        Interlocked.Add(ref _settled, count);
-        Progress.Pulse();
-    }
-
     private bool TryWriteOnce(MpmEvent mpmEvent)
     {
         var size = mpmEvent.ApproximateBytes;
@@ -152,7 +130,7 @@ internal sealed class EventQueue
             return false;
         }
 
-        Interlocked.Increment(ref _accepted);
+        _ledger.Accept();
         if (Interlocked.Increment(ref _count) >= Volatile.Read(ref _wakeAt) && Interlocked.Exchange(ref _wakeAt, int.MaxValue) != int.MaxValue)
         {
             _filled.Pulse();
@@ -177,8 +155,7 @@ internal sealed class EventQueue
 
         if (evicted > 0)
         {
-            _metrics.Dropped(DropReason.QueueFull, evicted);
-            Settle(evicted, delivered: false);
+            _ledger.Dropped(evicted, DropReason.QueueFull);
             EvictedOldest?.Invoke();
         }
 

@@ -1,0 +1,196 @@
+using CometMpm.Diagnostics;
+using CometMpm.Persistence;
+using CometMpm.Queue;
+using CometMpm.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace CometMpm.Delivery;
+
+/// <summary>
+/// The background half of a client: it wires the chain (splitting → outbox → HTTP), runs the start-up check, the batch
+/// worker and the outbox replayer under one supervisor, and answers flush and end from the ledger. The loops start at
+/// application start (the hosted service) or with the first event when there is no host.
+/// </summary>
+internal sealed class DeliveryStage
+{
+    private readonly CometMpmOptions _options;
+    private readonly EventQueue _queue;
+    private readonly SettlementLedger _ledger;
+    private readonly Outbox? _outbox;
+    private readonly OutboxDelivery? _outboxLink;
+    private readonly OutboxReplayer? _replayer;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly string _name;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly Lock _lock = new();
+    private Task? _loop;
+    private Task<bool>? _end;
+
+    public DeliveryStage(
+        string name,
+        CometMpmOptions options,
+        EventQueue queue,
+        MpmTransport transport,
+        SettlementLedger ledger,
+        LoggingErrorStore errors,
+        Outbox? outbox,
+        CometMpmMetrics metrics,
+        TimeProvider timeProvider,
+        ILogger logger)
+    {
+        _name = name;
+        _options = options;
+        _queue = queue;
+        _ledger = ledger;
+        _outbox = outbox;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        Gate = transport.Gate;
+        var settlement = new Settlement(ledger, errors, timeProvider, logger);
+        IBatchDelivery http = new HttpDelivery(transport, options, metrics, errors, timeProvider, outbox?.Directory, logger);
+        if (outbox is not null)
+        {
+            _outboxLink = new OutboxDelivery(http, outbox, Gate, ledger, options.Outbox.SpillInterval / 2, timeProvider, logger);
+            var replay = new SplittingDelivery(new HttpDelivery(transport, options, metrics, errors, timeProvider, outbox.Directory, logger), timeProvider, logger);
+            _replayer = new OutboxReplayer(outbox, replay, settlement, Gate, options, timeProvider, logger);
+        }
+
+        Worker = new BatchWorker(queue, new SplittingDelivery((IBatchDelivery?)_outboxLink ?? http, timeProvider, logger), settlement, Gate, options, outbox is not null, timeProvider, logger);
+        Check = new StartupCheck(transport, options, errors, name, logger);
+    }
+
+    public SendGate Gate { get; }
+
+    public BatchWorker Worker { get; }
+
+    public StartupCheck Check { get; }
+
+    /// <summary>The background loops; completes when the client has ended.</summary>
+    public Task Completion => EnsureStarted();
+
+    public bool IsEnding => Volatile.Read(ref _end) is not null;
+
+    public Task EnsureStarted()
+    {
+        var loop = Volatile.Read(ref _loop);
+        if (loop is not null)
+        {
+            return loop;
+        }
+
+        lock (_lock)
+        {
+            return _loop ??= Task.Run(RunAsync);
+        }
+    }
+
+    /// <summary>Waits until every event accepted before the call is settled; true when all of them were delivered.</summary>
+    public async Task<bool> FlushAsync(CancellationToken cancellationToken)
+    {
+        var target = _ledger.Accepted;
+        _ = EnsureStarted();
+        Worker.RequestFlush(target);
+
+        // Without a token the wait is bounded by the end timeout, so a flush during an outage answers (false).
+        using var bound = cancellationToken.CanBeCanceled ? null : new CancellationTokenSource(_options.EndTimeout, _timeProvider);
+        var token = bound?.Token ?? cancellationToken;
+        while (_ledger.Settled < target)
+        {
+            var progress = _ledger.Progress.WaitTask;
+            if (_ledger.Settled >= target)
+            {
+                break;
+            }
+
+            try
+            {
+                await progress.WaitAsync(token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+
+        return _ledger.NotDelivered == 0;
+    }
+
+    /// <summary>Ends within <paramref name="timeout"/>, or sooner when <paramref name="hostStopping"/> fires; calling it again waits for the first call.</summary>
+    public Task<bool> EndAsync(TimeSpan timeout, CancellationToken hostStopping)
+    {
+        lock (_lock)
+        {
+            return _end ??= EndCoreAsync(timeout, hostStopping);
+        }
+    }
+
+    private async Task<bool> EndCoreAsync(TimeSpan timeout, CancellationToken hostStopping)
+    {
+        _queue.Complete();
+        Worker.Wake.Pulse();
+        var loop = EnsureStarted();
+        using (var timer = CancellationTokenSource.CreateLinkedTokenSource(hostStopping))
+        {
+            var deadline = Task.Delay(timeout, _timeProvider, timer.Token);
+            if (await Task.WhenAny(loop, deadline).ConfigureAwait(false) != loop)
+            {
+                await _abort.CancelAsync().ConfigureAwait(false);
+            }
+
+            await timer.CancelAsync().ConfigureAwait(false);
+        }
+
+        await loop.ConfigureAwait(false);
+        var notDelivered = _ledger.Accepted - (_ledger.Settled - _ledger.NotDelivered);
+        if (notDelivered == 0)
+        {
+            Log.EndedClean(_logger, _name);
+        }
+        else
+        {
+            var shutdown = _ledger.Snapshot(0, 0).Dropped.GetValueOrDefault(DropReason.Shutdown);
+            Log.EndedWithLosses(_logger, _name, notDelivered, shutdown, notDelivered - shutdown, timeout);
+        }
+
+        return notDelivered == 0;
+    }
+
+    /// <summary>The supervisor: the start-up check, then the worker and the replayer until the end.</summary>
+    private async Task RunAsync()
+    {
+        if (!_options.RaiseOnErrorDuringInit)
+        {
+            try
+            {
+                await Check.RunAsync(raise: false, _abort.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.InternalError(_logger, ex, "the start-up check", 0, 0);
+            }
+        }
+
+        using var replayStop = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
+        var replay = _replayer is null ? Task.CompletedTask : Task.Run(() => _replayer.RunAsync(replayStop.Token));
+        try
+        {
+            await Worker.RunAsync(_abort.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            await replayStop.CancelAsync().ConfigureAwait(false);
+            await replay.ConfigureAwait(false);
+            if (_outboxLink is not null)
+            {
+                await _outboxLink.InFlight.ConfigureAwait(false); // requests left in flight answer or are cut by the end timeout
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _outbox?.Dispose();
+        _abort.Dispose();
+    }
+}
