@@ -129,6 +129,11 @@ internal sealed class DeliveryStage
     {
         _queue.Complete();
         Worker.Wake.Pulse();
+        if (Volatile.Read(ref _loop) is null && _ledger.Accepted == 0)
+        {
+            return true; // never started and nothing to send: no start-up check just to end
+        }
+
         var loop = EnsureStarted();
         using (var timer = CancellationTokenSource.CreateLinkedTokenSource(hostStopping))
         {
