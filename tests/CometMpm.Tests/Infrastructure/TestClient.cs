@@ -16,6 +16,12 @@ public sealed class TestClient : IAsyncDisposable
     {
         Host = host;
         Logs = host.Services.GetFakeLogCollector();
+
+        // Started before the client exists, so that they see everything it counts (LedgerAssert reads them).
+        Enqueued = Collect("cometmpm.events.enqueued");
+        Sent = Collect("cometmpm.events.sent");
+        Dropped = Collect("cometmpm.events.dropped");
+        Spilled = Collect("cometmpm.events.spilled");
     }
 
     public IHost Host { get; }
@@ -25,6 +31,18 @@ public sealed class TestClient : IAsyncDisposable
     internal CometMpmClient Client => (CometMpmClient)Mpm;
 
     public FakeLogCollector Logs { get; }
+
+    /// <summary><c>cometmpm.events.enqueued</c> since the host was built.</summary>
+    public MetricCollector<long> Enqueued { get; }
+
+    /// <summary><c>cometmpm.events.sent</c> since the host was built.</summary>
+    public MetricCollector<long> Sent { get; }
+
+    /// <summary><c>cometmpm.events.dropped</c> (all reasons) since the host was built.</summary>
+    public MetricCollector<long> Dropped { get; }
+
+    /// <summary><c>cometmpm.events.spilled</c> since the host was built.</summary>
+    public MetricCollector<long> Spilled { get; }
 
     public MetricCollector<long> Collect(string instrument) =>
         new(Host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "CometMpm", instrument);
@@ -109,5 +127,10 @@ public sealed class TestClient : IAsyncDisposable
         {
             Host.Dispose();
         }
+
+        Enqueued.Dispose();
+        Sent.Dispose();
+        Dropped.Dispose();
+        Spilled.Dispose();
     }
 }
