@@ -16,6 +16,8 @@ namespace CometMpm;
 /// <see cref="EventFactory"/>), queues, and forwards the rest to the <see cref="DeliveryStage"/> (flush, end, health)
 /// and the <see cref="DatasetUploader"/>.
 /// </summary>
+/// <remarks>Over 300 lines because it implements the whole public <see cref="ICometMpm"/> surface (deprecated overloads
+/// included) plus the internal producer interface; each member validates or forwards, nothing more.</remarks>
 internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan QueueFullWarningInterval = TimeSpan.FromSeconds(10);
@@ -225,41 +227,8 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
         return _uploader.UploadAsync(filePath, datasetType, datasetName, naValues, keepDefaultNaValues, progress, bytesSent, cancellationToken);
     }
 
-    /// <summary>
-    /// Waits until the queue has room for one more event, so that row logging applies backpressure instead of
-    /// dropping: it asks for a send at once and waits on the ledger's progress, at most <paramref name="maxWait"/> without
-    /// any event leaving the queue. False when the queue stayed full for <paramref name="maxWait"/> (the backend is stalled).
-    /// </summary>
-    public async ValueTask<bool> WaitForQueueSpaceAsync(TimeSpan maxWait, CancellationToken cancellationToken)
-    {
-        _ = _stage.EnsureStarted();
-        while (!HasQueueRoom() && !_stage.IsEnding)
-        {
-            var progressed = _ledger.Progress.WaitTask;
-            _stage.Worker.RequestFlush(_ledger.Accepted);
-            if (HasQueueRoom())
-            {
-                break;
-            }
-
-            try
-            {
-                await progressed.WaitAsync(maxWait, _timeProvider, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                if (HasQueueRoom())
-                {
-                    break;
-                }
-
-                Log.RowLoggingQueueStalled(_logger, maxWait, _options.FullQueuePolicy);
-                return false;
-            }
-        }
-
-        return true;
-    }
+    public ValueTask<bool> WaitForQueueSpaceAsync(TimeSpan maxWait, CancellationToken cancellationToken) =>
+        _stage.WaitForQueueSpaceAsync(HasQueueRoom, maxWait, cancellationToken);
 
     public async Task<(bool IsSuccess, int StatusCode, string Detail)> PingBackendAsync(CancellationToken cancellationToken)
     {

@@ -139,7 +139,8 @@ public sealed partial class ArchitectureTests(ITestOutputHelper output)
     [GeneratedRegex(@"^[ \t]*(?<mods>(?:(?:public|internal|private|protected|file|sealed|static|abstract|readonly|partial|ref|unsafe)\s+)*)(?:record\s+struct|record\s+class|class|struct|record|interface|enum)\s+(?<name>[A-Z]\w*)", RegexOptions.Multiline)]
     private static partial Regex Declaration();
 
-    [GeneratedRegex(@"\b[A-Z]\w*\b")]
+    // A name after a dot is a member (options.Outbox), not the type of that name.
+    [GeneratedRegex(@"(?<![.\w])[A-Z]\w*\b")]
     private static partial Regex Identifier();
 
     [GeneratedRegex(@"//[^\n]*|/\*.*?\*/", RegexOptions.Singleline)]

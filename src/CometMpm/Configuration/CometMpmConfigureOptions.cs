@@ -1,4 +1,3 @@
-using CometMpm.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 

@@ -52,12 +52,15 @@ internal sealed class DeliveryStage
         if (outbox is not null)
         {
             _outboxLink = new OutboxDelivery(http, outbox, Gate, ledger, options.Outbox.SpillInterval / 2, timeProvider, logger);
-            var replay = new SplittingDelivery(new HttpDelivery(transport, options, metrics, errors, timeProvider, outbox.Directory, logger), timeProvider, logger);
-            _replayer = new OutboxReplayer(outbox, replay, settlement, Gate, options, timeProvider, logger);
         }
 
         Worker = new BatchWorker(queue, new SplittingDelivery((IBatchDelivery?)_outboxLink ?? http, timeProvider, logger), settlement, Gate, options, outbox is not null, timeProvider, logger);
         Check = new StartupCheck(transport, options, errors, name, logger);
+        if (outbox is not null)
+        {
+            var replay = new SplittingDelivery(new HttpDelivery(transport, options, metrics, errors, timeProvider, outbox.Directory, logger), timeProvider, logger);
+            _replayer = new OutboxReplayer(outbox, replay, settlement, Gate, async token => (await Check.PingAsync(token).ConfigureAwait(false)).IsSuccess, options, timeProvider, logger);
+        }
     }
 
     public SendGate Gate { get; }
@@ -114,6 +117,37 @@ internal sealed class DeliveryStage
         }
 
         return _ledger.NotDelivered == 0;
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="hasRoom"/> says the queue can take one more event, so that row logging applies
+    /// backpressure instead of dropping: it asks for a send at once and waits on the ledger's progress, at most
+    /// <paramref name="maxWait"/> without any event leaving the queue. False when the queue stayed full that long.
+    /// </summary>
+    public async ValueTask<bool> WaitForQueueSpaceAsync(Func<bool> hasRoom, TimeSpan maxWait, CancellationToken cancellationToken)
+    {
+        _ = EnsureStarted();
+        while (!hasRoom() && !IsEnding)
+        {
+            var progressed = _ledger.Progress.WaitTask;
+            Worker.RequestFlush(_ledger.Accepted);
+            if (hasRoom())
+            {
+                break;
+            }
+
+            try
+            {
+                await progressed.WaitAsync(maxWait, _timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (!hasRoom())
+            {
+                Log.RowLoggingQueueStalled(_logger, maxWait, _options.FullQueuePolicy);
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Ends within <paramref name="timeout"/>, or sooner when <paramref name="hostStopping"/> fires; calling it again waits for the first call.</summary>

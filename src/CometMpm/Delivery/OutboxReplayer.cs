@@ -13,8 +13,9 @@ namespace CometMpm.Delivery;
 /// it waits for the backend to answer a fresh batch, or probes once per backoff), and cannot be stopped by one file:
 /// <list type="bullet">
 /// <item>a file it cannot read is quarantined and counted by the store;</item>
-/// <item>a file that fails is put back with a per-file backoff, so newer files go first; each failure while other
-/// requests succeed is a strike: after 3 a file is split in halves, and a single event with 5 strikes is dropped
+/// <item>a file that fails is put back with a per-file backoff, so newer files go first. A failure right after which
+/// the backend answers a ping is the file's own doing, a strike: a file of several events with a strike is split in
+/// halves (its good events then go), and a single event with <see cref="StrikesBeforeDrop"/> strikes is dropped
 /// (<c>send_failed</c>);</item>
 /// <item>an I/O error (the folder unreadable) is reported in health and retried with backoff.</item>
 /// </list>
@@ -25,12 +26,12 @@ internal sealed class OutboxReplayer(
     IBatchDelivery delivery,
     Settlement settlement,
     SendGate gate,
+    Func<CancellationToken, Task<bool>> backendAnswers,
     CometMpmOptions options,
     TimeProvider timeProvider,
     ILogger logger)
 {
-    internal const int StrikesBeforeSplit = 3;
-    internal const int StrikesBeforeDrop = 5;
+    internal const int StrikesBeforeDrop = 3;
     private static readonly TimeSpan MaintenanceInterval = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(5);
     private readonly BatchSerializer _serializer = new();
@@ -124,7 +125,6 @@ internal sealed class OutboxReplayer(
     /// <summary>Sends one leased file and settles it; true when it went through whole.</summary>
     private async Task<bool> ReplayAsync(LeasedBatch leased, CancellationToken stop)
     {
-        var successesBefore = gate.Successes;
         var report = await delivery.DeliverAsync(leased.Payload!, stop).ConfigureAwait(false);
         settlement.SettleFromOutbox(report);
         if (report.Unsent.Count == 0)
@@ -142,9 +142,14 @@ internal sealed class OutboxReplayer(
             return false;
         }
 
-        // A failure while other requests succeed is this file's own doing: a strike.
-        var strikes = leased.Name.Strikes + (gate.Successes > successesBefore && report.UnsentStatus is SendStatus.Failed or SendStatus.InternalError ? 1 : 0);
-        if (strikes >= StrikesBeforeSplit && leased.Payload!.Count > 1)
+        // A failure after which the backend still answers a ping is this file's own doing: a strike.
+        var strikes = leased.Name.Strikes;
+        if (report.UnsentStatus is SendStatus.Failed or SendStatus.InternalError && await backendAnswers(stop).ConfigureAwait(false))
+        {
+            strikes++;
+        }
+
+        if (strikes > 0 && leased.Payload!.Count > 1)
         {
             var (first, second) = leased.Payload.Halve();
             Log.OutboxPoison(logger, leased.Path, leased.Name.Count, report.Detail, "it is split in halves");

@@ -1,3 +1,4 @@
+using CometMpm.Configuration;
 using Microsoft.Extensions.Hosting;
 
 namespace CometMpm.DependencyInjection;

@@ -100,6 +100,7 @@ internal sealed class Outbox : IDisposable
     /// <summary>The last I/O error reading or writing the outbox; null once an operation succeeds again.</summary>
     public string? Fault => Volatile.Read(ref _fault);
 
+    /// <summary>Records the last I/O error (null: the last operation succeeded); health reads it.</summary>
     public void NoteFault(string? fault) => Volatile.Write(ref _fault, fault);
 
     /// <summary>Writes a batch for replay: to a temporary file first, then renamed into ready/, so a crash never leaves half a batch.</summary>
@@ -295,6 +296,3 @@ internal sealed class Outbox : IDisposable
         }
     }
 }
-
-/// <summary>A batch leased from the outbox (its payload is null for a journaled batch whose request is in flight).</summary>
-internal sealed record LeasedBatch(string Path, OutboxFileName Name, long Bytes, JsonPayload? Payload);

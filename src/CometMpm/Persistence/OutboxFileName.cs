@@ -1,5 +1,6 @@
 using System.Globalization;
 using CometMpm.Events;
+using CometMpm.Serialization;
 
 namespace CometMpm.Persistence;
 
@@ -52,3 +53,6 @@ internal readonly record struct OutboxFileName(long Ticks, int Count, string Id,
         return true;
     }
 }
+
+/// <summary>A batch leased from the outbox (its payload is null for a journaled batch whose request is in flight).</summary>
+internal sealed record LeasedBatch(string Path, OutboxFileName Name, long Bytes, JsonPayload? Payload);

@@ -86,6 +86,15 @@ internal sealed class JsonPayload(MpmEventKind kind, ArraySegment<JsonElement> e
         var reader = new Utf8JsonReader(body);
         using var document = JsonDocument.ParseValue(ref reader);
         var events = document.RootElement.GetProperty("data").EnumerateArray().Select(e => e.Clone()).ToArray();
+        foreach (var e in events)
+        {
+            // Anything else is not a batch this library wrote: the caller sets the file aside rather than send it.
+            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("predictionId", out var id) || id.ValueKind != JsonValueKind.String)
+            {
+                throw new FormatException("an element of data is not an event with a string predictionId");
+            }
+        }
+
         return new JsonPayload(kind, events);
     }
 }

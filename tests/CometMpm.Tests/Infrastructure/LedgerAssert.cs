@@ -8,7 +8,8 @@ namespace CometMpm.Tests.Infrastructure;
 /// the outbox, or still queued: <c>accepted = delivered + dropped + in outbox + queued</c>.
 /// </summary>
 /// <remarks>
-/// For now it is computed from the outside, from the metrics <see cref="TestClient"/> collects from the moment its host is
+/// It is checked twice: from the client's own <see cref="CometMpm.Diagnostics.SettlementLedger"/> snapshot (refusals at
+/// the call are never in it), and from the outside, from the metrics <see cref="TestClient"/> collects from the moment its host is
 /// built (<c>cometmpm.events.enqueued</c> = accepted, <c>.sent</c> = delivered, <c>.dropped</c> = dropped), the outbox
 /// files on disk (the lengths of the <c>data</c> arrays of <c>ready/*.json</c> and <c>processing/**/*.json</c>; files set
 /// aside as corrupt are not events of this client) and <c>Queue.Count</c>. Its limitations, until it is replaced by the
@@ -20,8 +21,8 @@ namespace CometMpm.Tests.Infrastructure;
 /// accepted as <c>refusedAtCall</c>; they are taken off the dropped total.</item>
 /// <item>Events read back from an outbox that another client (or process) wrote are delivered or dropped here without
 /// having been accepted here: pass their number as <c>inheritedFromOutbox</c>.</item>
-/// <item>An event in the sender's hands (a batch being sent) is neither queued nor settled: call this only once the
-/// client is settled (after <c>FlushAsync</c>/<c>EndAsync</c> returned, or after waiting for the outcome).</item>
+/// <item>Pending is the queue plus the batch in the worker's hands; metrics and files are read one after the other, so
+/// call this once the client is settled (after <c>FlushAsync</c>/<c>EndAsync</c> returned, or after waiting for the outcome).</item>
 /// <item>The outbox count is for the whole directory: when several clients share one, call it for one of them with
 /// the others' events as <c>inheritedFromOutbox</c>, or not at all.</item>
 /// </list>
@@ -35,7 +36,9 @@ public static class LedgerAssert
         var droppedAll = client.Dropped.Total();
         var dropped = droppedAll - refusedAtCall;
         var inOutbox = outboxDirectory is null ? 0 : EventsInOutbox(outboxDirectory);
-        var queued = client.Client.Queue.Count;
+        var ledger = client.Client.Ledger;
+        Assert.True(ledger.Unaccounted == -inheritedFromOutbox, $"Ledger unbalanced ({inheritedFromOutbox} inherited from the outbox): {ledger}");
+        var queued = ledger.Pending;
         var byReason = string.Join(", ", client.Dropped.GetMeasurementSnapshot()
             .GroupBy(m => m.Tags.TryGetValue("reason", out var r) ? r as string : "?")
             .Select(g => $"{g.Key}={g.Sum(m => m.Value)}"));
