@@ -39,9 +39,7 @@ public static class LedgerAssert
         var ledger = client.Client.Ledger;
         Assert.True(ledger.Unaccounted == -inheritedFromOutbox, $"Ledger unbalanced ({inheritedFromOutbox} inherited from the outbox): {ledger}");
         var queued = ledger.Pending;
-        var byReason = string.Join(", ", client.Dropped.GetMeasurementSnapshot()
-            .GroupBy(m => m.Tags.TryGetValue("reason", out var r) ? r as string : "?")
-            .Select(g => $"{g.Key}={g.Sum(m => m.Value)}"));
+        var byReason = string.Join(", ", client.Dropped.ByReason().Select(r => $"{r.Key}={r.Value}"));
 
         Assert.True(
             accepted + inheritedFromOutbox == delivered + dropped + inOutbox + queued,

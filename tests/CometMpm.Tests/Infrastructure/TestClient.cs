@@ -18,10 +18,11 @@ public sealed class TestClient : IAsyncDisposable
         Logs = host.Services.GetFakeLogCollector();
 
         // Started before the client exists, so that they see everything it counts (LedgerAssert reads them).
-        Enqueued = Collect("cometmpm.events.enqueued");
-        Sent = Collect("cometmpm.events.sent");
-        Dropped = Collect("cometmpm.events.dropped");
-        Spilled = Collect("cometmpm.events.spilled");
+        var meters = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        Enqueued = new MetricTotals(meters, "cometmpm.events.enqueued");
+        Sent = new MetricTotals(meters, "cometmpm.events.sent");
+        Dropped = new MetricTotals(meters, "cometmpm.events.dropped");
+        Spilled = new MetricTotals(meters, "cometmpm.events.spilled");
     }
 
     public IHost Host { get; }
@@ -33,16 +34,16 @@ public sealed class TestClient : IAsyncDisposable
     public FakeLogCollector Logs { get; }
 
     /// <summary><c>cometmpm.events.enqueued</c> since the host was built.</summary>
-    public MetricCollector<long> Enqueued { get; }
+    public MetricTotals Enqueued { get; }
 
     /// <summary><c>cometmpm.events.sent</c> since the host was built.</summary>
-    public MetricCollector<long> Sent { get; }
+    public MetricTotals Sent { get; }
 
     /// <summary><c>cometmpm.events.dropped</c> (all reasons) since the host was built.</summary>
-    public MetricCollector<long> Dropped { get; }
+    public MetricTotals Dropped { get; }
 
     /// <summary><c>cometmpm.events.spilled</c> since the host was built.</summary>
-    public MetricCollector<long> Spilled { get; }
+    public MetricTotals Spilled { get; }
 
     public MetricCollector<long> Collect(string instrument) =>
         new(Host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "CometMpm", instrument);
