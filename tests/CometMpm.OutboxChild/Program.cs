@@ -4,7 +4,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 // Usage: CometMpm.OutboxChild <server-url> <outbox-dir> <events-per-second>
-// Logs events c-0, c-1, ... at the given rate and prints "logged N" after each 100, until killed.
+// Logs events c-0, c-1, ... at the given rate and prints "logged N T" after each 100 (T: Unix time in ms when the
+// N-th event was accepted), until killed.
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Services.AddCometMpm(options =>
@@ -33,7 +34,7 @@ for (var i = 0; ; i++)
     mpm.LogEvent($"c-{i}", new Dictionary<string, object?> { ["i"] = i, ["group"] = i % 7 });
     if ((i + 1) % 100 == 0)
     {
-        Console.WriteLine($"logged {i + 1}");
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"logged {i + 1} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}"));
         await Task.Delay(delay);
     }
 }

@@ -263,7 +263,7 @@ public sealed class ReliabilityTests : IDisposable
         {
             while (lastLogged < 10_000 && await child.StandardOutput.ReadLineAsync(cts.Token) is { } line)
             {
-                lastLogged = int.Parse(line["logged ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+                lastLogged = int.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
             }
         }
 
