@@ -62,7 +62,6 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
             Log.ConfigurationWarning(_logger, warning);
         }
 
-        var transport = new MpmTransport(httpClientFactory, address, options, new SendGate(options, timeProvider), timeProvider, metrics, _logger);
         if (!string.IsNullOrWhiteSpace(options.Outbox.Directory))
         {
             _outbox = Outbox.TryOpen(options.Outbox, timeProvider, metrics, _ledger, _logger, out _outboxError);
@@ -73,6 +72,10 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
             }
         }
 
+        var circuitFate = _outbox is null
+            ? "Batches wait in memory; when the queue is full, new events are dropped (queue_full)."
+            : $"Batches go to the outbox ({_outbox.Directory}).";
+        var transport = new MpmTransport(httpClientFactory, address, options, new SendGate(options, timeProvider, circuitFate, _logger), timeProvider, metrics, _logger);
         _stage = new DeliveryStage(name, options, _queue, transport, _ledger, _errors, _outbox, metrics, timeProvider, _logger);
         _uploader = new DatasetUploader(transport, _stage.Check, _model, options, _logger);
         MpmBase = address.MpmBase;

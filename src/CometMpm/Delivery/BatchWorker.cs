@@ -194,17 +194,18 @@ internal sealed class BatchWorker(
     {
         while (_inHand.Count > 0)
         {
-            // Out of hand before it is settled, so that a failure while settling can never settle it twice.
             var payload = _inHand[0];
-            _inHand.RemoveAt(0);
-            Interlocked.Add(ref _inHandCount, -payload.Count);
             if (gate.DisabledReason is { } disabled)
             {
+                TakeFirst(payload);
                 settlement.Drop(payload, DropReason.Disabled, "the start-up check disabled the client: " + disabled, fromOutbox: false);
                 continue;
             }
 
+            // In hand (and pending in the ledger) while the chain works on it; out of hand before it is settled, so that
+            // a failure while settling can never settle it twice.
             var report = await delivery.DeliverAsync(payload, abort).ConfigureAwait(false);
+            TakeFirst(payload);
 
             // Without an outbox a batch that meets an open circuit waits for it to close, then goes again; meanwhile
             // the bounded queue absorbs (and counts) the overflow.
@@ -220,6 +221,12 @@ internal sealed class BatchWorker(
 
             settlement.SettleLive(report);
         }
+    }
+
+    private void TakeFirst(BatchPayload payload)
+    {
+        _inHand.RemoveAt(0);
+        Interlocked.Add(ref _inHandCount, -payload.Count);
     }
 
     private void SettleInHand(string reason, string detail, Exception? exception)

@@ -48,19 +48,22 @@ internal sealed class DeliveryStage
         _logger = logger;
         Gate = transport.Gate;
         var settlement = new Settlement(ledger, errors, timeProvider, logger);
-        IBatchDelivery http = new HttpDelivery(transport, options, metrics, errors, timeProvider, outbox?.Directory, logger);
-        if (outbox is not null)
+        Check = new StartupCheck(transport, options, errors, name, logger);
+        if (!options.RaiseOnErrorDuringInit)
         {
-            _outboxLink = new OutboxDelivery(http, outbox, Gate, ledger, options.Outbox.SpillInterval / 2, timeProvider, logger);
+            // With RaiseOnErrorDuringInit the check runs in the hosted service's start, before anything is sent.
+            Gate.AwaitStartupCheck(Check.Completed);
         }
 
-        Worker = new BatchWorker(queue, new SplittingDelivery((IBatchDelivery?)_outboxLink ?? http, timeProvider, logger), settlement, Gate, options, outbox is not null, timeProvider, logger);
-        Check = new StartupCheck(transport, options, errors, name, logger);
+        IBatchDelivery live = new SplittingDelivery(new HttpDelivery(transport, options, metrics, errors, timeProvider, outbox?.Directory, logger), Gate, timeProvider, logger);
         if (outbox is not null)
         {
-            var replay = new SplittingDelivery(new HttpDelivery(transport, options, metrics, errors, timeProvider, outbox.Directory, logger), timeProvider, logger);
+            live = _outboxLink = new OutboxDelivery(live, outbox, Gate, settlement, options.Outbox.SpillInterval / 2, timeProvider, logger);
+            var replay = new SplittingDelivery(new HttpDelivery(transport, options, metrics, errors, timeProvider, outbox.Directory, logger), Gate, timeProvider, logger);
             _replayer = new OutboxReplayer(outbox, replay, settlement, Gate, async token => (await Check.PingAsync(token).ConfigureAwait(false)).IsSuccess, options, timeProvider, logger);
         }
+
+        Worker = new BatchWorker(queue, live, settlement, Gate, options, outbox is not null, timeProvider, logger);
     }
 
     public SendGate Gate { get; }
@@ -195,23 +198,17 @@ internal sealed class DeliveryStage
         return notDelivered == 0;
     }
 
-    /// <summary>The supervisor: the start-up check, then the worker and the replayer until the end.</summary>
+    /// <summary>The supervisor: the start-up check beside the worker (which sends nothing before it answers, but spills
+    /// to the outbox meanwhile), then the replayer, until the end.</summary>
     private async Task RunAsync()
     {
-        if (!_options.RaiseOnErrorDuringInit)
-        {
-            try
-            {
-                await Check.RunAsync(raise: false, _abort.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.InternalError(_logger, ex, "the start-up check", 0, 0);
-            }
-        }
-
+        var check = _options.RaiseOnErrorDuringInit ? Task.CompletedTask : RunCheckAsync();
         using var replayStop = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
-        var replay = _replayer is null ? Task.CompletedTask : Task.Run(() => _replayer.RunAsync(replayStop.Token));
+        var replay = _replayer is null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            await check.ConfigureAwait(false);
+            await _replayer.RunAsync(replayStop.Token).ConfigureAwait(false);
+        });
         try
         {
             await Worker.RunAsync(_abort.Token).ConfigureAwait(false);
@@ -220,10 +217,26 @@ internal sealed class DeliveryStage
         {
             await replayStop.CancelAsync().ConfigureAwait(false);
             await replay.ConfigureAwait(false);
+            await check.ConfigureAwait(false);
             if (_outboxLink is not null)
             {
-                await _outboxLink.InFlight.ConfigureAwait(false); // requests left in flight answer or are cut by the end timeout
+                await _outboxLink.InFlight.ConfigureAwait(false); // deliveries left in flight finish or are cut by the end timeout
             }
+        }
+    }
+
+    private async Task RunCheckAsync()
+    {
+        try
+        {
+            await Check.RunAsync(raise: false, _abort.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            Log.InternalError(_logger, ex, "the start-up check", 0, 0);
         }
     }
 

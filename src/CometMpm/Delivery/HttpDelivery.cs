@@ -32,6 +32,18 @@ internal sealed class HttpDelivery(
             return DeliveryReport.OfUnsent(payload, SendStatus.Cancelled, 0, "the end timeout ran out before it was sent");
         }
 
+        if (!_gate.StartupChecked.IsCompleted)
+        {
+            try
+            {
+                await _gate.StartupChecked.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return DeliveryReport.OfUnsent(payload, SendStatus.Cancelled, 0, "the end timeout ran out before the start-up check answered");
+            }
+        }
+
         if (_gate.Closed() is { } closed)
         {
             return DeliveryReport.OfUnsent(payload, SendStatus.GateClosed, _gate.KeyRefusedStatus, closed);
@@ -66,11 +78,7 @@ internal sealed class HttpDelivery(
     {
         if (result.IsSuccess)
         {
-            if (_gate.RecordSuccess())
-            {
-                Log.CircuitClosed(logger);
-            }
-
+            _gate.RecordSuccess();
             return DeliveryReport.OfDelivered(payload.Count);
         }
 
@@ -97,13 +105,7 @@ internal sealed class HttpDelivery(
             return DeliveryReport.OfUnsent(payload, SendStatus.Refused, result.StatusCode, result.Detail);
         }
 
-        if (_gate.RecordFailure())
-        {
-            Log.CircuitOpened(logger, options.CircuitBreakDuration, outboxDirectory is null
-                ? "Batches wait in memory; when the queue is full, new events are dropped (queue_full)."
-                : $"Batches go to the outbox ({outboxDirectory}).");
-        }
-
+        _gate.RecordFailure();
         return DeliveryReport.OfUnsent(payload, SendStatus.Failed, result.StatusCode, result.Detail);
     }
 }

@@ -8,23 +8,24 @@ using Microsoft.Extensions.Logging;
 namespace CometMpm.Delivery;
 
 /// <summary>
-/// The outbox link: what the next link cannot deliver now goes to disk instead of being dropped, and nothing waits in
-/// memory for longer than the spill interval while the backend is not answering with success. Concretely:
+/// The outbox link, first in the chain: whatever the links after it cannot place now (a failure after the retries, the
+/// key refused, the end timeout, the splitting budget spent) goes to disk instead of being dropped, and nothing waits
+/// in memory for longer than the spill interval while the backend is not answering with success. Concretely:
 /// <list type="bullet">
 /// <item>while the gate is closed, a request is stalled or a <c>Retry-After</c> pause outlasts the interval, the batch
 /// is written at once, without a request;</item>
-/// <item>a batch that failed (after its retries), was refused for the key, or was cut short by the end timeout is written;</item>
-/// <item>a request still unanswered after the interval (a slow or silent backend, or retries under way) has its batch
-/// journaled in this process's lease folder and counted as spilled; the request goes on in the background, and its
-/// answer either deletes the journal (delivered from the outbox) or hands the file to replay.</item>
+/// <item>the parts of a batch that come back unsent are written;</item>
+/// <item>a batch still in the hands of the next links after the interval (a slow or silent backend, retries or a
+/// bisection under way, the start-up check not answered) is journaled in this process's lease folder and counted as
+/// spilled; the delivery goes on in the background, and its outcome is settled as from the outbox: the journal is
+/// deleted, or replaced by the parts still to send.</item>
 /// </list>
-/// Refusals (400, too large) pass up to the splitting link, which isolates the bad events.
 /// </summary>
 internal sealed class OutboxDelivery(
     IBatchDelivery inner,
     Outbox outbox,
     SendGate gate,
-    SettlementLedger ledger,
+    Settlement settlement,
     TimeSpan spillAfter,
     TimeProvider timeProvider,
     ILogger logger) : IBatchDelivery
@@ -56,11 +57,6 @@ internal sealed class OutboxDelivery(
         }
 
         var report = await send.ConfigureAwait(false);
-        if (report.Unsent.Count == 0 || report.UnsentStatus is SendStatus.Refused or SendStatus.TooLarge)
-        {
-            return report;
-        }
-
         var detail = report.Detail;
         foreach (var part in report.TakeUnsent())
         {
@@ -138,14 +134,19 @@ internal sealed class OutboxDelivery(
         try
         {
             var report = await send.ConfigureAwait(false);
-            if (report.Delivered == lease.Name.Count)
+            settlement.SettleFromOutbox(report);
+            if (report.Unsent.Count == 0)
             {
                 outbox.Complete(lease);
-                ledger.DeliveredFromOutbox(lease.Name.Count);
+            }
+            else if (report.Settled == 0)
+            {
+                outbox.Release(lease, strikes: 0); // replay retries it, and splits it if it keeps failing
             }
             else
             {
-                outbox.Release(lease, strikes: 0); // refused or failed: replay retries it, and splits it if it keeps failing
+                var serializer = new BatchSerializer(); // not the worker's: this runs beside it
+                outbox.Replace(lease, [.. report.Unsent.Select(part => (part.Count, (ReadOnlyMemory<byte>)part.Serialize(serializer).ToArray()))]);
             }
         }
         catch (Exception ex)

@@ -1,5 +1,6 @@
 using CometMpm.Diagnostics;
 using CometMpm.Serialization;
+using CometMpm.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace CometMpm.Delivery;
@@ -8,18 +9,20 @@ namespace CometMpm.Delivery;
 /// The first link: a payload the backend refuses (400, 413, 422) or that is over <see cref="CometMpmOptions.MaxRequestBytes"/>
 /// is split in halves until the bad events are isolated and dropped (<c>invalid</c>) and the others are delivered. A
 /// part that fails with a connection error while its sibling went through is split the same way (a proxy that resets
-/// oversized bodies). The work is bounded: a payload gets at most <see cref="RequestBudget"/> requests, so a backend
-/// that refuses everything sees a few requests per batch, not two per event; what is left then comes back unsent as a
-/// failure (the breaker counts it and backs off). An exception in a part is caught here, so the parts already
-/// delivered stay counted as delivered.
+/// oversized bodies). The work is bounded: a payload starts with <see cref="RequestBudget"/> requests and earns as
+/// many again each time a part is delivered (the backend takes events, so splitting pays off), so a few bad events
+/// among many are all isolated while a backend that refuses everything sees a few requests per batch, not two per
+/// event. What is left when the budget runs out comes back unsent as a failure, which the breaker counts (and the
+/// outbox keeps, when there is one). An exception in a part is caught here, so the parts already delivered stay
+/// counted as delivered.
 /// </summary>
-internal sealed class SplittingDelivery(IBatchDelivery inner, TimeProvider timeProvider, ILogger logger) : IBatchDelivery
+internal sealed class SplittingDelivery(IBatchDelivery inner, SendGate gate, TimeProvider timeProvider, ILogger logger) : IBatchDelivery
 {
     private readonly LogThrottle _refusedLog = new(timeProvider, TimeSpan.FromSeconds(30));
     private readonly LogThrottle _errorLog = new(timeProvider, TimeSpan.FromSeconds(30));
 
-    /// <summary>Enough to isolate a few bad events among <paramref name="count"/> (one costs 2·log2(count) + 1 requests).</summary>
-    internal static int RequestBudget(int count) => (4 * (int)Math.Ceiling(Math.Log2(Math.Max(count, 2)))) + 4;
+    /// <summary>Enough to isolate one bad event among <paramref name="count"/> (2·log2(count) + 1 requests), with room to spare.</summary>
+    internal static int RequestBudget(int count) => (2 * (int)Math.Ceiling(Math.Log2(Math.Max(count, 2)))) + 4;
 
     public async ValueTask<DeliveryReport> DeliverAsync(BatchPayload payload, CancellationToken cancellationToken) =>
         await DeliverPartAsync(payload, new Budget(RequestBudget(payload.Count)), cancellationToken).ConfigureAwait(false);
@@ -42,7 +45,12 @@ internal sealed class SplittingDelivery(IBatchDelivery inner, TimeProvider timeP
             return DeliveryReport.OfUnsent(part, SendStatus.InternalError, 0, $"{ex.GetType().Name}: {ex.Message}");
         }
 
-        budget.AnyDelivered |= report.Delivered > 0;
+        if (report.Delivered > 0)
+        {
+            budget.AnyDelivered = true;
+            budget.Left += budget.Initial;
+        }
+
         var splittable = report.UnsentStatus is SendStatus.Refused or SendStatus.TooLarge
             || (report.UnsentStatus == SendStatus.Failed && report.HttpStatus == 0 && budget.AnyDelivered);
         if (report.Unsent.Count != 1 || !splittable)
@@ -57,7 +65,13 @@ internal sealed class SplittingDelivery(IBatchDelivery inner, TimeProvider timeP
 
         if (budget.Left < 2)
         {
-            return DeliveryReport.OfUnsent(part, SendStatus.Failed, report.HttpStatus, $"the backend refused every part tried ({report.Detail}); the rest waits for the next attempt");
+            if (!budget.Exhausted && !budget.AnyDelivered)
+            {
+                budget.Exhausted = true;
+                gate.RecordFailure(); // once per payload: a backend that refuses everything opens the circuit
+            }
+
+            return DeliveryReport.OfUnsent(part, SendStatus.Failed, report.HttpStatus, $"splitting ran out of its request budget while the backend refused parts ({report.Detail})");
         }
 
         var (first, second) = part.Halve();
@@ -85,8 +99,12 @@ internal sealed class SplittingDelivery(IBatchDelivery inner, TimeProvider timeP
 
     private sealed class Budget(int requests)
     {
+        public int Initial { get; } = requests;
+
         public int Left { get; set; } = requests;
 
         public bool AnyDelivered { get; set; }
+
+        public bool Exhausted { get; set; }
     }
 }

@@ -1,4 +1,6 @@
+using CometMpm.Diagnostics;
 using CometMpm.Threading;
+using Microsoft.Extensions.Logging;
 
 namespace CometMpm.Transport;
 
@@ -13,7 +15,11 @@ namespace CometMpm.Transport;
 /// The breaker is this small counter rather than Polly's: it counts whole batches after their retries (not attempts
 /// within a sampling window), allows a threshold of 1, and its half-open probe is the next batch the worker sends.
 /// </remarks>
-internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvider)
+/// <param name="options">The client's options (breaker threshold and duration).</param>
+/// <param name="timeProvider">The clock.</param>
+/// <param name="circuitFate">What happens to batches while the circuit is open, for the log.</param>
+/// <param name="logger">Logs the circuit opening and closing.</param>
+internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvider, string circuitFate, ILogger logger)
 {
     private readonly Lock _lock = new();
     private long _pausedUntilTicks = DateTimeOffset.MinValue.UtcTicks;
@@ -24,6 +30,7 @@ internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvide
     private int _stalledRequests;
     private long _successes;
     private long _lastFailureTimestamp;
+    private Task _startupChecked = Task.CompletedTask;
 
     /// <summary>Pulsed when a request succeeds, so that waiting loops (outbox replay) look again.</summary>
     public AsyncSignal Answered { get; } = new();
@@ -36,6 +43,9 @@ internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvide
     public int KeyRefusedStatus => Volatile.Read(ref _keyRefusedStatus);
 
     public bool IsKeyRefused => KeyRefusedStatus != 0;
+
+    /// <summary>Completes when the start-up check has answered; no batch is sent before (it may disable the client).</summary>
+    public Task StartupChecked => Volatile.Read(ref _startupChecked);
 
     /// <summary>Why the start-up check disabled the client; null while it is enabled.</summary>
     public string? DisabledReason => Volatile.Read(ref _disabledReason);
@@ -75,9 +85,9 @@ internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvide
 
     /// <summary>
     /// True while the backend is not known to be answering with success: a batch failed since the last success, a request
-    /// is stalled, sending is paused, or nothing can be sent. Events then wait in memory only for the spill interval.
+    /// is stalled, the start-up check has not answered yet, sending is paused, or nothing can be sent. Events then wait in memory only for the spill interval.
     /// </summary>
-    public bool InTrouble => ConsecutiveFailures > 0 || StalledRequests > 0 || IsPaused || IsKeyRefused || IsDisabled;
+    public bool InTrouble => ConsecutiveFailures > 0 || StalledRequests > 0 || !StartupChecked.IsCompleted || IsPaused || IsKeyRefused || IsDisabled;
 
     /// <summary>True when a batch failed within <paramref name="window"/>.</summary>
     public bool FailedWithin(TimeSpan window)
@@ -116,8 +126,8 @@ internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvide
         while (Interlocked.CompareExchange(ref _pausedUntilTicks, until.UtcTicks, current) != current);
     }
 
-    /// <summary>A request succeeded: the breaker closes. Returns true when it was open.</summary>
-    public bool RecordSuccess()
+    /// <summary>A request succeeded: the breaker closes.</summary>
+    public void RecordSuccess()
     {
         bool wasOpen;
         lock (_lock)
@@ -129,29 +139,35 @@ internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvide
 
         Interlocked.Increment(ref _successes);
         Answered.Pulse();
-        return wasOpen;
+        if (wasOpen)
+        {
+            Log.CircuitClosed(logger);
+        }
     }
 
-    /// <summary>A batch failed after its retries. Returns true when this failure opened the circuit.</summary>
-    public bool RecordFailure()
+    /// <summary>A batch failed after its retries (or the backend refused every part of it): the breaker counts it.</summary>
+    public void RecordFailure()
     {
         Interlocked.Exchange(ref _lastFailureTimestamp, timeProvider.GetTimestamp());
         lock (_lock)
         {
             var now = timeProvider.GetUtcNow();
             _consecutiveFailures++;
-            if (_consecutiveFailures >= options.CircuitBreakerFailureThreshold && now >= _circuitOpenUntil)
+            if (_consecutiveFailures < options.CircuitBreakerFailureThreshold || now < _circuitOpenUntil)
             {
-                _circuitOpenUntil = now + options.CircuitBreakDuration;
-                return true;
+                return;
             }
 
-            return false;
+            _circuitOpenUntil = now + options.CircuitBreakDuration;
         }
+
+        Log.CircuitOpened(logger, options.CircuitBreakDuration, circuitFate);
     }
 
     /// <summary>The backend refused the key; returns true the first time.</summary>
     public bool RefuseKey(int status) => Interlocked.CompareExchange(ref _keyRefusedStatus, status == 0 ? 401 : status, 0) == 0;
+
+    public void AwaitStartupCheck(Task check) => Volatile.Write(ref _startupChecked, check);
 
     public void Disable(string reason) => Interlocked.CompareExchange(ref _disabledReason, reason, null);
 
