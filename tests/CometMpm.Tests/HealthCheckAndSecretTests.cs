@@ -27,6 +27,47 @@ public sealed class StartupPingTests
     }
 
     [Fact]
+    public async Task SlowFailingPing_EventsAcceptedBeforeIt_AreDroppedAsDisabled_NotSentNorKeptInTheOutbox()
+    {
+        var outbox = Path.Combine(Path.GetTempPath(), "cometmpm-disabled-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var server = await ScriptedMpmServer.StartAsync();
+            server.PingStatus = 404;
+            server.PingDelay = TimeSpan.FromMilliseconds(800);
+            await using var client = await StartAsync(server, settings: new Dictionary<string, string?>
+            {
+                ["CometMpm:Outbox:Directory"] = outbox,
+                ["CometMpm:Outbox:SpillInterval"] = "00:00:00.100",
+                ["CometMpm:MaxBatchTime"] = "00:00:00.050",
+            });
+
+            // Accepted while the start-up check is still waiting: the worker holds (or journals) them, sends nothing.
+            for (var i = 0; i < 20; i++)
+            {
+                Assert.True(client.Mpm.LogEvent($"d-{i}").IsAccepted);
+            }
+
+            await client.Client.HealthChecked.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.False(await client.Mpm.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+            await client.Mpm.EndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.Empty(server.Batches);
+            var ledger = client.Client.Ledger;
+            Assert.Equal(0, ledger.Unaccounted);
+            Assert.Equal(0, ledger.InOutbox);
+            Assert.Equal(20, ledger.Dropped.GetValueOrDefault("disabled"));
+        }
+        finally
+        {
+            if (Directory.Exists(outbox))
+            {
+                Directory.Delete(outbox, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Ping401_StopsSendingAsUnauthorized_AndReportsUnhealthy()
     {
         await using var server = await ScriptedMpmServer.StartAsync();

@@ -77,11 +77,8 @@ internal sealed class BatchWorker(
             }
             catch (Exception ex)
             {
+                HandOver(batch); // events read but not yet handed over are settled with the rest
                 SettleInHand(DropReason.InternalError, $"{ex.GetType().Name}: {ex.Message}", ex);
-            }
-            finally
-            {
-                batch.Clear();
             }
         }
 

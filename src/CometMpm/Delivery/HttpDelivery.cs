@@ -44,6 +44,11 @@ internal sealed class HttpDelivery(
             }
         }
 
+        if (_gate.DisabledReason is { } disabled)
+        {
+            return DeliveryReport.OfUnsent(payload, SendStatus.Disabled, 0, "the start-up check disabled the client: " + disabled);
+        }
+
         if (_gate.Closed() is { } closed)
         {
             return DeliveryReport.OfUnsent(payload, SendStatus.GateClosed, _gate.KeyRefusedStatus, closed);

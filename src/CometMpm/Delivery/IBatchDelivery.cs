@@ -30,8 +30,11 @@ internal enum SendStatus
     /// <summary>The backend refused the API key (401, 403).</summary>
     KeyRefused,
 
-    /// <summary>The gate is closed (circuit open, key refused, disabled): no request was made.</summary>
+    /// <summary>The gate is closed (circuit open, key refused): no request was made.</summary>
     GateClosed,
+
+    /// <summary>The start-up check disabled the client: nothing is sent, as in the Python SDK.</summary>
+    Disabled,
 
     /// <summary>The end timeout ran out.</summary>
     Cancelled,

@@ -57,6 +57,11 @@ internal sealed class OutboxDelivery(
         }
 
         var report = await send.ConfigureAwait(false);
+        if (report.UnsentStatus == SendStatus.Disabled)
+        {
+            return report; // a disabled client keeps nothing, as in the Python SDK: the events are dropped (disabled)
+        }
+
         var detail = report.Detail;
         foreach (var part in report.TakeUnsent())
         {
@@ -68,6 +73,11 @@ internal sealed class OutboxDelivery(
 
     private string? SpillAtOnce()
     {
+        if (gate.IsDisabled)
+        {
+            return null; // the next links report it; a disabled client's events are dropped, not kept
+        }
+
         if (gate.Closed() is { } closed)
         {
             return closed;
@@ -134,6 +144,14 @@ internal sealed class OutboxDelivery(
         try
         {
             var report = await send.ConfigureAwait(false);
+            if (report.UnsentStatus == SendStatus.Disabled)
+            {
+                foreach (var part in report.TakeUnsent())
+                {
+                    settlement.Drop(part, DropReason.Disabled, report.Detail, fromOutbox: true); // journaled while the check was pending
+                }
+            }
+
             settlement.SettleFromOutbox(report);
             if (report.Unsent.Count == 0)
             {

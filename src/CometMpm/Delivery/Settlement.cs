@@ -65,6 +65,7 @@ internal sealed class Settlement(SettlementLedger ledger, LoggingErrorStore erro
         SendStatus.KeyRefused => DropReason.Unauthorized,
         SendStatus.GateClosed when report.HttpStatus is 401 or 403 => DropReason.Unauthorized,
         SendStatus.Cancelled => DropReason.Shutdown,
+        SendStatus.Disabled => DropReason.Disabled,
         SendStatus.InternalError => DropReason.InternalError,
         _ => DropReason.SendFailed,
     };

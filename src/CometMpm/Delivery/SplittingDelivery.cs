@@ -76,7 +76,7 @@ internal sealed class SplittingDelivery(IBatchDelivery inner, SendGate gate, Tim
 
         var (first, second) = part.Halve();
         var result = await DeliverPartAsync(first, budget, cancellationToken).ConfigureAwait(false);
-        if (result.UnsentStatus is SendStatus.Failed or SendStatus.KeyRefused or SendStatus.GateClosed or SendStatus.Cancelled)
+        if (result.UnsentStatus is SendStatus.Failed or SendStatus.KeyRefused or SendStatus.GateClosed or SendStatus.Disabled or SendStatus.Cancelled)
         {
             return result.AlsoUnsent(second); // the backend is unreachable or refuses us: the second half would fare no better
         }

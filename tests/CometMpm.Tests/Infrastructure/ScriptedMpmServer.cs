@@ -36,6 +36,9 @@ public sealed class ScriptedMpmServer : IAsyncDisposable
     /// <summary>Answer for requests to the ping path when the script is empty.</summary>
     public int PingStatus { get; set; } = 200;
 
+    /// <summary>How long the ping waits before it answers.</summary>
+    public TimeSpan PingDelay { get; set; }
+
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
 
     public IReadOnlyList<RecordedRequest> Batches => [.. _requests.Where(r => r.Method == "POST")];
@@ -94,6 +97,11 @@ public sealed class ScriptedMpmServer : IAsyncDisposable
         if (response.Delay is { } delay)
         {
             await Task.Delay(delay);
+        }
+
+        if (isPing && PingDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(PingDelay);
         }
 
         _requests.Enqueue(new RecordedRequest(context.Request.Method, context.Request.Path.Value ?? "", headers, body));
