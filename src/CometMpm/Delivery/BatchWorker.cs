@@ -73,7 +73,7 @@ internal sealed class BatchWorker(
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)
             {
-                break;
+                break; // a batch being filled is kept: it goes through the chain below
             }
             catch (Exception ex)
             {
@@ -82,11 +82,11 @@ internal sealed class BatchWorker(
             }
         }
 
-        // The end timeout ran out: what is in hand and still queued goes through the chain with the cancelled token,
-        // which writes it to the outbox or reports it unsent (counted as shutdown).
+        // The end timeout ran out: what is in hand, being filled and still queued goes through the chain with the
+        // cancelled token, which writes it to the outbox or reports it unsent (counted as shutdown).
         while (queue.TryRead(out var left))
         {
-            batch.Add(left);
+            Take(batch, left);
         }
 
         try
@@ -112,7 +112,7 @@ internal sealed class BatchWorker(
             }
         }
 
-        batch.Add(first);
+        Take(batch, first);
         var started = timeProvider.GetTimestamp();
         var max = options.MaxBatchSize;
         var woken = false;
@@ -120,7 +120,7 @@ internal sealed class BatchWorker(
         {
             while (batch.Count < max && queue.TryRead(out var next))
             {
-                batch.Add(next);
+                Take(batch, next);
             }
 
             var wake = Wake.WaitTask;
@@ -161,7 +161,14 @@ internal sealed class BatchWorker(
         return DeliverInHandAsync(abort);
     }
 
-    /// <summary>Moves the batch into hand as one payload of predictions and one of labels.</summary>
+    /// <summary>An event leaves the queue: it is in hand (pending in the ledger) from now until it is settled.</summary>
+    private void Take(List<MpmEvent> batch, MpmEvent mpmEvent)
+    {
+        batch.Add(mpmEvent);
+        Interlocked.Increment(ref _inHandCount);
+    }
+
+    /// <summary>Moves the batch (already counted in hand) into hand as one payload of predictions and one of labels.</summary>
     private void HandOver(List<MpmEvent> batch)
     {
         if (batch.Count == 0)
@@ -182,7 +189,6 @@ internal sealed class BatchWorker(
             if (events.Count > 0)
             {
                 _inHand.Add(new EventPayload(events[0].Kind, events.ToArray()));
-                Interlocked.Add(ref _inHandCount, events.Count);
             }
         }
     }
