@@ -146,7 +146,8 @@ internal sealed class Outbox : IDisposable
             var bytes = File.ReadAllBytes(leased);
             try
             {
-                return new LeasedBatch(leased, name, bytes.Length, JsonPayload.Parse(name.Kind, new ReadOnlySequence<byte>(bytes)));
+                // The outbox and the ledger count events by the names: a file holding another number is set aside.
+                return new LeasedBatch(leased, name, bytes.Length, JsonPayload.Parse(name.Kind, new ReadOnlySequence<byte>(bytes), name.Count));
             }
             catch (Exception ex) when (ex is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {

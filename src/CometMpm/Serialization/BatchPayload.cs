@@ -80,8 +80,8 @@ internal sealed class JsonPayload(MpmEventKind kind, ArraySegment<JsonElement> e
     public override string PredictionIdAt(int index) =>
         Events[index].TryGetProperty("predictionId", out var id) ? (id.ValueKind == JsonValueKind.String ? id.GetString()! : id.GetRawText()) : "?";
 
-    /// <summary>Parses a body written by <see cref="BatchSerializer"/>.</summary>
-    public static JsonPayload Parse(MpmEventKind kind, ReadOnlySequence<byte> body)
+    /// <summary>Parses a body written by <see cref="BatchSerializer"/>; with <paramref name="expectedCount"/>, one of that many events.</summary>
+    public static JsonPayload Parse(MpmEventKind kind, ReadOnlySequence<byte> body, int? expectedCount = null)
     {
         var reader = new Utf8JsonReader(body);
         using var document = JsonDocument.ParseValue(ref reader);
@@ -93,6 +93,11 @@ internal sealed class JsonPayload(MpmEventKind kind, ArraySegment<JsonElement> e
             {
                 throw new FormatException("an element of data is not an event with a string predictionId");
             }
+        }
+
+        if (expectedCount is { } expected && events.Length != expected)
+        {
+            throw new FormatException($"it holds {events.Length} events where its name says {expected}");
         }
 
         return new JsonPayload(kind, events);
