@@ -133,7 +133,7 @@ internal sealed partial class MpmTransport
                 : new TransportResult(status, string.Empty);
         }
 
-        return new TransportResult(status, Scrub(await ReadDetailAsync(response, cancellationToken).ConfigureAwait(false)));
+        return new TransportResult(status, await ReadDetailAsync(response, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>Removes the API key (as sent, and URL-encoded) from text that came from the server.</summary>
@@ -149,14 +149,18 @@ internal sealed partial class MpmTransport
         return encoded == _apiKey ? text : text.Replace(encoded, "***", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>
+    /// The status and the first 1 KB of the body, scrubbed. The key is scrubbed before the text is cut: cut first, a key
+    /// straddling the cut would survive in part. So a little more than 1 KB is read (room for the key, URL-encoded).
+    /// </summary>
+    private async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         try
         {
             var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
             {
-                var buffer = new byte[MaxDetailBytes];
+                var buffer = new byte[MaxDetailBytes + (3 * Encoding.UTF8.GetByteCount(_apiKey))];
                 var read = 0;
                 int n;
                 while (read < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken).ConfigureAwait(false)) > 0)
@@ -164,14 +168,34 @@ internal sealed partial class MpmTransport
                     read += n;
                 }
 
-                var text = Encoding.UTF8.GetString(buffer, 0, read).Trim().ReplaceLineEndings(" ");
-                return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}{(text.Length == 0 ? "" : ": " + text)}";
+                var limit = Encoding.UTF8.GetCharCount(buffer, 0, Math.Min(read, MaxDetailBytes));
+                var window = Encoding.UTF8.GetString(buffer, 0, read);
+                var text = Scrub(read == buffer.Length ? WithoutTrailingKeyPrefix(window) : window);
+                text = (text.Length > limit ? text[..limit] : text).Trim().ReplaceLineEndings(" ");
+                return Scrub($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}{(text.Length == 0 ? "" : ": " + text)}");
             }
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
-            return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+            return Scrub($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
         }
+    }
+
+    /// <summary>Drops the start of a key cut by the end of the read window (what follows it was not read).</summary>
+    private string WithoutTrailingKeyPrefix(string text)
+    {
+        foreach (var key in _apiKey.Length < 4 ? [] : new[] { _apiKey, Uri.EscapeDataString(_apiKey) })
+        {
+            for (var length = Math.Min(key.Length - 1, text.Length); length > 0; length--)
+            {
+                if (text.EndsWith(key[..length], StringComparison.OrdinalIgnoreCase))
+                {
+                    return text[..^length];
+                }
+            }
+        }
+
+        return text;
     }
 
     private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(
