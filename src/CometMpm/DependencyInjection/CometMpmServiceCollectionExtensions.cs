@@ -62,12 +62,16 @@ public static class CometMpmServiceCollectionExtensions
 
         // Per-attempt timeouts come from the Polly pipeline. The factory's default request logging is removed:
         // its structured state carries raw header values at Trace level, the API key among them. Redirects are not
-        // followed: a POST turned into a GET answered by someone else must not count as delivered.
+        // followed: a POST turned into a GET answered by someone else must not count as delivered, and a 307/308 would
+        // resend the batch to whoever the Location names. This is a post-configuration, so that it also applies to a
+        // primary handler the app supplies (services.AddHttpClient("CometMpm").ConfigurePrimaryHttpMessageHandler(…),
+        // for a proxy or a certificate), which follows redirects by default.
         services.AddHttpClient(CometMpmOptions.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .RemoveAllLoggers()
-            .ConfigurePrimaryHttpMessageHandler((handler, _) =>
+            .RemoveAllLoggers();
+        services.PostConfigure<Microsoft.Extensions.Http.HttpClientFactoryOptions>(CometMpmOptions.HttpClientName, factory =>
+            factory.HttpMessageHandlerBuilderActions.Add(builder =>
             {
-                switch (handler)
+                switch (builder.PrimaryHandler)
                 {
                     case SocketsHttpHandler sockets:
                         sockets.AllowAutoRedirect = false;
@@ -76,7 +80,7 @@ public static class CometMpmServiceCollectionExtensions
                         classic.AllowAutoRedirect = false;
                         break;
                 }
-            });
+            }));
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<CometMpmMetrics>();
