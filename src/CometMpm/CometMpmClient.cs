@@ -49,7 +49,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
         _options = options;
         _timeProvider = timeProvider;
         _metrics = metrics;
-        _logger = loggerFactory.CreateLogger("CometMpm");
+        _logger = new NonThrowingLogger(loggerFactory.CreateLogger("CometMpm"));
         _model = new ModelIdentity(options.WorkspaceName!, options.ModelName!, options.ModelVersion!);
         _errors = new LoggingErrorStore(timeProvider);
         _ledger = new SettlementLedger(metrics, timeProvider);
