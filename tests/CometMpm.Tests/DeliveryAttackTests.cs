@@ -209,13 +209,13 @@ public sealed class DeliveryAttackTests : IDisposable
         Assert.True(!stranger.Requests.Any(r => r.Body.Contains("ph-0", StringComparison.Ordinal)), $"The stranger at {stranger.BaseUrl} received the batch: {string.Join(", ", stranger.Requests.Select(r => r.Method + " " + r.Path))}");
     }
 
-    // docs/reliability.md: "delivered: the MPM backend answered 2xx with JSON".
+    // An HTML page is evidently not the MPM backend, whatever the case of its media type. (A 2xx in another form — no
+    // body, text/plain — still counts: the real backend's answers are not documented beyond {"code": 200}, and the
+    // Python SDK counts any status below 400, so refusing them could lose every batch against the real backend.)
     [Theory]
     [InlineData(200, "TEXT/HTML; charset=utf-8", "<html><body>Sign in</body></html>")]
     [InlineData(200, "application/xhtml+xml", "<html xmlns=\"http://www.w3.org/1999/xhtml\"><body>Sign in</body></html>")]
-    [InlineData(200, "text/plain", "OK")]
-    [InlineData(204, null, "")]
-    public async Task Answer2xxThatIsNotJson_IsNotADelivery(int status, string? contentType, string body)
+    public async Task Answer2xxWithAnHtmlPage_IsNotADelivery(int status, string? contentType, string body)
     {
         await using var server = await HostileServer.StartAsync(async (context, request) =>
         {

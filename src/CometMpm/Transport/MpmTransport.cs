@@ -128,13 +128,16 @@ internal sealed partial class MpmTransport
 
         if (status is >= 200 and < 300)
         {
-            return response.Content.Headers.ContentType?.MediaType is "text/html"
+            return IsHtml(response.Content.Headers.ContentType?.MediaType)
                 ? new TransportResult(status, $"HTTP {status} with an HTML page: not the MPM backend (a proxy or login page?). Check CometMpm:UrlOverride (COMET_URL_OVERRIDE) and proxies", NotMpm: true)
                 : new TransportResult(status, string.Empty);
         }
 
         return new TransportResult(status, await ReadDetailAsync(response, cancellationToken).ConfigureAwait(false));
     }
+
+    private static bool IsHtml(string? mediaType) =>
+        string.Equals(mediaType, "text/html", StringComparison.OrdinalIgnoreCase) || string.Equals(mediaType, "application/xhtml+xml", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Removes the API key (as sent, and URL-encoded) from text that came from the server.</summary>
     internal string Scrub(string text)
