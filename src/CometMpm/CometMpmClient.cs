@@ -218,15 +218,17 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
         bool? keepDefaultNaValues = null,
         IProgress<string>? progress = null,
         CancellationToken cancellationToken = default)
-    {
-        _ = _stage.EnsureStarted(); // the upload waits for the start-up check
-        return _uploader.UploadAsync(filePath, datasetType, datasetName, naValues, keepDefaultNaValues, progress, bytesSent: null, cancellationToken);
-    }
+        => UploadDatasetCsvAsync(filePath, datasetType, datasetName, naValues, keepDefaultNaValues, progress, bytesSent: null, cancellationToken);
 
     /// <summary>The upload, with a callback for the bytes sent so far (the command-line tool's progress bar).</summary>
     internal Task<DatasetUploadResult> UploadDatasetCsvAsync(string filePath, DatasetType datasetType, string? datasetName, string? naValues, bool? keepDefaultNaValues, IProgress<string>? progress, Action<long>? bytesSent, CancellationToken cancellationToken)
     {
-        _ = _stage.EnsureStarted();
+        if (_stage.IsEnding)
+        {
+            return Task.FromException<DatasetUploadResult>(new CometMpmException($"'{filePath}' was not uploaded: this Comet MPM client has already been ended (EndAsync or application shutdown)."));
+        }
+
+        _ = _stage.EnsureStarted(); // the upload waits for the start-up check
         return _uploader.UploadAsync(filePath, datasetType, datasetName, naValues, keepDefaultNaValues, progress, bytesSent, cancellationToken);
     }
 
@@ -241,7 +243,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
 
     /// <summary>The client's health (see <see cref="DeliveryHealth"/>).</summary>
     internal (CometMpmHealth Status, string Description) CheckHealth() =>
-        DeliveryHealth.Check(_stage.Gate, _ledger, _outbox, _outboxError, _stage.Completion, _stage.IsEnding, _timeProvider, () => $"Sending to {MpmBase}; {_queue.Count} events queued.");
+        DeliveryHealth.Check(_stage.Gate, _ledger, _outbox, _outboxError, _stage.Loop, _stage.IsEnding, _timeProvider, () => $"Sending to {MpmBase}; {_queue.Count} events queued.");
 
     public async ValueTask DisposeAsync()
     {

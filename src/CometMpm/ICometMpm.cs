@@ -66,7 +66,7 @@ public interface ICometMpm
     Task<bool> FlushAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Sends what is queued and closes the client (the counterpart of the Python <c>end</c>). Afterwards logging
-    /// returns <see cref="LogStatus.Ended"/>. Calling it again waits for the first call's outcome.</summary>
+    /// returns <see cref="LogStatus.Ended"/> and uploads throw <see cref="CometMpmException"/>. Calling it again waits for the first call's outcome.</summary>
     /// <param name="timeout">How long sending may take; <see cref="CometMpmOptions.EndTimeout"/> when null. What is left after it is
     /// counted as dropped (<c>shutdown</c>) and its count is logged.</param>
     /// <returns>True when everything accepted was delivered.</returns>

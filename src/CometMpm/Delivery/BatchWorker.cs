@@ -148,7 +148,7 @@ internal sealed class BatchWorker(
             var completed = await Task.WhenAny(filled, batchTimeElapsed, wake).ConfigureAwait(false);
             await waitCancellation.CancelAsync().ConfigureAwait(false);
             abort.ThrowIfCancellationRequested();
-            if (completed == batchTimeElapsed && (!hasOutbox || !gate.InTrouble || batchTime <= _troubleBatchTime))
+            if (completed == batchTimeElapsed)
             {
                 return true;
             }

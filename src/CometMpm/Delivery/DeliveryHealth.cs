@@ -26,7 +26,7 @@ internal static class DeliveryHealth
         SettlementLedger ledger,
         Outbox? outbox,
         string? outboxError,
-        Task loop,
+        Task? loop,
         bool ending,
         TimeProvider timeProvider,
         Func<string> healthyDescription)
@@ -46,7 +46,7 @@ internal static class DeliveryHealth
             return (CometMpmHealth.Unhealthy, outboxError);
         }
 
-        if (loop.IsCompleted && !ending)
+        if (loop is { IsCompleted: true } && !ending)
         {
             return (CometMpmHealth.Unhealthy, "The sender stopped unexpectedly; see the log.");
         }

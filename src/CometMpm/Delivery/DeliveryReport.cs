@@ -25,8 +25,6 @@ internal sealed class DeliveryReport
 
     public string Detail { get; private set; } = "";
 
-    public int UnsentCount => Unsent.Sum(p => p.Count);
-
     public int Settled => Delivered + Spilled + Dropped.Sum(d => d.Payload.Count);
 
     public static DeliveryReport OfDelivered(int count) => new() { Delivered = count };
@@ -81,6 +79,4 @@ internal sealed class DeliveryReport
         UnsentStatus = SendStatus.None;
         return unsent;
     }
-
-    public void AddSpilled(int count) => Spilled += count;
 }

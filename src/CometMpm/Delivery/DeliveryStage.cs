@@ -51,7 +51,8 @@ internal sealed class DeliveryStage
         Check = new StartupCheck(transport, options, errors, name, logger);
         if (!options.RaiseOnErrorDuringInit)
         {
-            // With RaiseOnErrorDuringInit the check runs in the hosted service's start, before anything is sent.
+            // With RaiseOnErrorDuringInit the hosted service runs the check at application start (failing start on an
+            // error); without a host it is not run at all, as before.
             Gate.AwaitStartupCheck(Check.Completed);
         }
 
@@ -77,6 +78,10 @@ internal sealed class DeliveryStage
 
     public bool IsEnding => Volatile.Read(ref _end) is not null;
 
+    /// <summary>The background loops, or null when they never started.</summary>
+    public Task? Loop => Volatile.Read(ref _loop);
+
+    /// <summary>Starts the loops once; after the end (which started them if anything was accepted) it starts nothing.</summary>
     public Task EnsureStarted()
     {
         var loop = Volatile.Read(ref _loop);
@@ -87,7 +92,7 @@ internal sealed class DeliveryStage
 
         lock (_lock)
         {
-            return _loop ??= Task.Run(RunAsync);
+            return _loop ??= _end is null ? Task.Run(RunAsync) : Task.CompletedTask;
         }
     }
 
@@ -171,7 +176,12 @@ internal sealed class DeliveryStage
             return true; // never started and nothing to send: no start-up check just to end
         }
 
-        var loop = EnsureStarted();
+        Task loop;
+        lock (_lock)
+        {
+            loop = _loop ??= Task.Run(RunAsync); // the end starts the loops itself: EnsureStarted no longer does
+        }
+
         using (var timer = CancellationTokenSource.CreateLinkedTokenSource(hostStopping))
         {
             var deadline = Task.Delay(timeout, _timeProvider, timer.Token);

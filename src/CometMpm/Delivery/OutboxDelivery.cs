@@ -144,15 +144,11 @@ internal sealed class OutboxDelivery(
         try
         {
             var report = await send.ConfigureAwait(false);
-            if (report.UnsentStatus == SendStatus.Disabled)
-            {
-                foreach (var part in report.TakeUnsent())
-                {
-                    settlement.Drop(part, DropReason.Disabled, report.Detail, fromOutbox: true); // journaled while the check was pending
-                }
-            }
+            var detail = report.Detail;
+            var disabled = report.UnsentStatus == SendStatus.Disabled ? report.TakeUnsent() : []; // journaled while the check was pending
 
-            settlement.SettleFromOutbox(report);
+            // The file is changed first, then the ledger: if the disk fails in between, the batch is replayed again
+            // later (a harmless resend) rather than settled twice.
             if (report.Unsent.Count == 0)
             {
                 outbox.Complete(lease);
@@ -160,12 +156,20 @@ internal sealed class OutboxDelivery(
             else if (report.Settled == 0)
             {
                 outbox.Release(lease, strikes: 0); // replay retries it, and splits it if it keeps failing
+                return;
             }
             else
             {
                 var serializer = new BatchSerializer(); // not the worker's: this runs beside it
                 outbox.Replace(lease, [.. report.Unsent.Select(part => (part.Count, (ReadOnlyMemory<byte>)part.Serialize(serializer).ToArray()))]);
             }
+
+            foreach (var part in disabled)
+            {
+                settlement.Drop(part, DropReason.Disabled, detail, fromOutbox: true);
+            }
+
+            settlement.SettleFromOutbox(report);
         }
         catch (Exception ex)
         {

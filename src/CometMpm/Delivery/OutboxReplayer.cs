@@ -125,11 +125,13 @@ internal sealed class OutboxReplayer(
     /// <summary>Sends one leased file and settles it; true when it went through whole.</summary>
     private async Task<bool> ReplayAsync(LeasedBatch leased, CancellationToken stop)
     {
+        // The file is changed first, then the ledger: if the disk fails in between, the file is replayed again later
+        // (a harmless resend) rather than settled twice.
         var report = await delivery.DeliverAsync(leased.Payload!, stop).ConfigureAwait(false);
-        settlement.SettleFromOutbox(report);
         if (report.Unsent.Count == 0)
         {
             outbox.Complete(leased);
+            settlement.SettleFromOutbox(report);
             _held.TryRemove(leased.Name.Id, out _);
             Log.Replayed(logger, report.Delivered, leased.Path);
             return true;
@@ -139,6 +141,7 @@ internal sealed class OutboxReplayer(
         {
             // Part got through or was given up: keep only the rest, with the file's age.
             outbox.Replace(leased, [.. report.Unsent.Select(Copy)]);
+            settlement.SettleFromOutbox(report);
             return false;
         }
 
@@ -158,8 +161,8 @@ internal sealed class OutboxReplayer(
         else if (strikes >= StrikesBeforeDrop)
         {
             Log.OutboxPoison(logger, leased.Path, leased.Name.Count, report.Detail, "it is dropped (send_failed)");
-            settlement.Drop(leased.Payload!, DropReason.SendFailed, $"kept failing while other requests succeeded: {report.Detail}", fromOutbox: true);
             outbox.Complete(leased);
+            settlement.Drop(leased.Payload!, DropReason.SendFailed, $"kept failing while other requests succeeded: {report.Detail}", fromOutbox: true);
         }
         else
         {

@@ -20,6 +20,9 @@ namespace CometMpm.Persistence;
 /// Two processes sharing the directory never send the same file at once (a lease is an atomic rename), and a
 /// restarted process recovers what a dead one had leased.
 /// </summary>
+/// <remarks>Over 300 lines because every operation here (write, journal, lease, complete, release, replace, quarantine,
+/// caps) moves files and the same file, byte and event counts together; the file-system chores live in
+/// <see cref="OutboxFiles"/>.</remarks>
 internal sealed class Outbox : IDisposable
 {
     private static readonly TimeSpan RecoveryGrace = TimeSpan.FromSeconds(10);
@@ -172,12 +175,35 @@ internal sealed class Outbox : IDisposable
         Written.Pulse();
     }
 
-    /// <summary>Replaces a leased batch by the parts of it still to send (each written before the batch is deleted).</summary>
+    /// <summary>
+    /// Replaces a leased batch by the parts of it still to send. Every part is written to tmp/ first: when one cannot be
+    /// written, none is kept and the batch is left as it was (so its events are never on disk twice).
+    /// </summary>
     public void Replace(LeasedBatch batch, IEnumerable<(int Count, ReadOnlyMemory<byte> Body)> parts)
     {
-        foreach (var (count, body) in parts)
+        var written = new List<(string Temp, string Path, int Count, int Bytes)>();
+        try
         {
-            WriteFile(Path.Combine(_ready, OutboxFileName.New(batch.Name.Ticks, count, batch.Name.Kind).ToString()), body, count);
+            foreach (var (count, body) in parts)
+            {
+                var name = OutboxFileName.New(batch.Name.Ticks, count, batch.Name.Kind).ToString();
+                written.Add((WriteTemporary(name, body), Path.Combine(_ready, name), count, body.Length));
+            }
+        }
+        catch
+        {
+            foreach (var part in written)
+            {
+                OutboxFiles.TryIo(() => File.Delete(part.Temp));
+            }
+
+            throw;
+        }
+
+        foreach (var part in written)
+        {
+            File.Move(part.Temp, part.Path);
+            Counted(part.Bytes, part.Count);
         }
 
         Complete(batch);
@@ -212,11 +238,7 @@ internal sealed class Outbox : IDisposable
     public void Dispose()
     {
         // Our leased files go back for the next process; then our lock and folder go.
-        foreach (var path in OutboxFiles.SafeFiles(_leased))
-        {
-            OutboxFiles.TryIo(() => File.Move(path, Path.Combine(_ready, Path.GetFileName(path))));
-        }
-
+        OutboxFiles.MoveAll(_leased, _ready);
         _instanceLock.Dispose();
         OutboxFiles.TryIo(() => System.IO.Directory.Delete(_leased, recursive: false));
         OutboxFiles.TryIo(() => File.Delete(Path.Combine(_processing, _instance + ".lock")));
@@ -245,15 +267,15 @@ internal sealed class Outbox : IDisposable
 
     private void WriteFile(string path, ReadOnlyMemory<byte> body, int count)
     {
-        var temp = Path.Combine(_temp, Path.GetFileName(path));
-        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None))
-        {
-            stream.Write(body.Span);
-            stream.Flush(flushToDisk: true);
-        }
+        File.Move(WriteTemporary(Path.GetFileName(path), body), path);
+        Counted(body.Length, count);
+    }
 
-        File.Move(temp, path);
-        Interlocked.Add(ref _bytes, body.Length);
+    private string WriteTemporary(string name, ReadOnlyMemory<byte> body) => OutboxFiles.WriteTemporary(Path.Combine(_temp, name), body);
+
+    private void Counted(long bytes, int count)
+    {
+        Interlocked.Add(ref _bytes, bytes);
         Interlocked.Add(ref _events, count);
         Interlocked.Increment(ref _files);
     }

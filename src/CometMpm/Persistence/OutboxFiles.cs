@@ -80,13 +80,7 @@ internal static class OutboxFiles
             using (taken)
             {
                 var folder = Path.Combine(processing, instance);
-                foreach (var path in SafeFiles(folder))
-                {
-                    if (TryIo(() => File.Move(path, Path.Combine(ready, Path.GetFileName(path)))))
-                    {
-                        recovered++;
-                    }
-                }
+                recovered += MoveAll(folder, ready);
 
                 TryIo(() => Directory.Delete(folder, recursive: false));
                 TryIo(() => File.Delete(lockPath));
@@ -94,6 +88,30 @@ internal static class OutboxFiles
         }
 
         return recovered;
+    }
+
+    /// <summary>Writes a body to a temporary path, flushed to disk; a crash leaves only an incomplete file there, never sent.</summary>
+    public static string WriteTemporary(string temp, ReadOnlyMemory<byte> body)
+    {
+        using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None);
+        stream.Write(body.Span);
+        stream.Flush(flushToDisk: true);
+        return temp;
+    }
+
+    /// <summary>Moves every file of <paramref name="from"/> into <paramref name="to"/>, best effort; returns how many moved.</summary>
+    public static int MoveAll(string from, string to)
+    {
+        var moved = 0;
+        foreach (var path in SafeFiles(from))
+        {
+            if (TryIo(() => File.Move(path, Path.Combine(to, Path.GetFileName(path)))))
+            {
+                moved++;
+            }
+        }
+
+        return moved;
     }
 
     /// <summary>The files of a folder; none when it does not exist. Other I/O errors are thrown for the caller to report.</summary>

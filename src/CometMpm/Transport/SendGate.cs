@@ -28,7 +28,6 @@ internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvide
     private int _keyRefusedStatus;
     private string? _disabledReason;
     private int _stalledRequests;
-    private long _successes;
     private long _lastFailureTimestamp;
     private Task _startupChecked = Task.CompletedTask;
 
@@ -76,9 +75,6 @@ internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvide
             }
         }
     }
-
-    /// <summary>How many requests succeeded so far; a file that fails while this grows is failing on its own.</summary>
-    public long Successes => Interlocked.Read(ref _successes);
 
     /// <summary>Requests in flight for longer than the spill interval.</summary>
     public int StalledRequests => Volatile.Read(ref _stalledRequests);
@@ -137,7 +133,6 @@ internal sealed class SendGate(CometMpmOptions options, TimeProvider timeProvide
             _circuitOpenUntil = DateTimeOffset.MinValue;
         }
 
-        Interlocked.Increment(ref _successes);
         Answered.Pulse();
         if (wasOpen)
         {
