@@ -90,6 +90,7 @@ public sealed class ReliabilityTests : IDisposable
         }
 
         Assert.False(await client.Mpm.FlushAsync()); // nothing delivered yet: it is all on disk
+        LedgerAssert.Balanced(client, _outbox);
         Assert.Equal(20_000, spilled.GetMeasurementSnapshot().Sum(m => m.Value));
         var health = await client.Host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Degraded, health.Status);
@@ -136,6 +137,7 @@ public sealed class ReliabilityTests : IDisposable
         }
 
         Assert.False(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
 
         var ids = await StoredIdsAsync(emulator);
         Assert.Equal(999, ids.Count);
@@ -170,6 +172,7 @@ public sealed class ReliabilityTests : IDisposable
         }
 
         await client.Mpm.FlushAsync();
+        LedgerAssert.Balanced(client, _outbox);
 
         var health = await client.Host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Unhealthy, health.Status);
@@ -191,6 +194,7 @@ public sealed class ReliabilityTests : IDisposable
 
         client.Mpm.LogEvent("u-1");
         Assert.False(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
 
         Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
     }
@@ -235,6 +239,7 @@ public sealed class ReliabilityTests : IDisposable
         }
 
         await client.Mpm.FlushAsync();
+        LedgerAssert.Balanced(client, _outbox);
 
         // Two batches fail (each tried twice), then the circuit opens: the other 98 batches go to disk without a request.
         var attempts = (await emulator.Client.GetRequestsAsync(limit: 500)).Count(r => r.Path.EndsWith("events/batch", StringComparison.Ordinal));

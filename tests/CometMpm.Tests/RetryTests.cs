@@ -16,6 +16,7 @@ public sealed class RetryTests
 
         client.Mpm.LogEvent("p1", Features(("a", 1)));
         Assert.True(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
 
         var batches = server.Batches;
         Assert.Equal(3, batches.Count);
@@ -38,6 +39,7 @@ public sealed class RetryTests
 
         client.Mpm.LogEvent("p1");
         Assert.True(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
         Assert.Equal(2, server.Batches.Count);
     }
 
@@ -93,6 +95,7 @@ public sealed class RetryTests
 
         client.Mpm.LogEvent("p1");
         Assert.False(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
 
         Assert.Single(server.Batches);
         var drop = Assert.Single(dropped.GetMeasurementSnapshot());
@@ -123,6 +126,7 @@ public sealed class RetryTests
         }
 
         Assert.False(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
 
         Assert.Equal([4, 2, 1, 1, 2], server.Batches.Select(b => b.Events.Count));
         Assert.Equal(3, sent.GetMeasurementSnapshot().Sum(m => m.Value));
@@ -140,6 +144,7 @@ public sealed class RetryTests
 
         client.Mpm.LogEvent("p1");
         Assert.False(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
 
         Assert.Single(server.Batches);
         Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
@@ -155,6 +160,7 @@ public sealed class RetryTests
 
         client.Mpm.LogEvent("p1");
         Assert.False(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
 
         Assert.Equal(3, server.Batches.Count);
         Assert.Equal("send_failed", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
@@ -170,6 +176,7 @@ public sealed class RetryTests
         client.Mpm.LogEvent("p1");
         client.Mpm.LogLabel("p1", Features(("y", 1)));
         Assert.False(await client.Mpm.FlushAsync());
+        LedgerAssert.Balanced(client);
 
         Assert.Equal(["/mpm/v2/events/batch", "/mpm/v2/labels/batch"], server.Batches.Select(b => b.Path));
     }
