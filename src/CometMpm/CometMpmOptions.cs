@@ -13,7 +13,9 @@ public sealed class CometMpmOptions
     public const string SectionName = "CometMpm";
 
     /// <summary>The name of the <see cref="System.Net.Http.HttpClient"/> the client asks <c>IHttpClientFactory</c> for.
-    /// Configure it (proxy, certificates, primary handler) with <c>services.AddHttpClient(CometMpmOptions.HttpClientName)</c>.</summary>
+    /// Configure it (proxy, certificates, primary handler) with <c>services.AddHttpClient(CometMpmOptions.HttpClientName)</c>.
+    /// It has one retry layer, the client's own: resilience handlers added to it, or to every client
+    /// (<c>ConfigureHttpClientDefaults</c>), are removed from it, and it never follows redirects.</summary>
     public const string HttpClientName = "CometMpm";
 
     /// <summary>The Comet API key (<c>COMET_API_KEY</c>). Required unless <see cref="Disabled"/>.

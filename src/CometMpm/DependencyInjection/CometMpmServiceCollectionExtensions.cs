@@ -55,6 +55,10 @@ public static class CometMpmServiceCollectionExtensions
         return AddCometMpmCore(services, section: null, configure, name);
     }
 
+    /// <summary>Microsoft.Extensions.Http.Resilience's handler (standard, hedging, custom pipelines) and Polly v7's policy handler.</summary>
+    private static bool IsRetryLayer(DelegatingHandler handler) =>
+        handler.GetType().FullName is "Microsoft.Extensions.Http.Resilience.ResilienceHandler" or "Microsoft.Extensions.Http.PolicyHttpMessageHandler";
+
     private static IServiceCollection AddCometMpmCore(IServiceCollection services, IConfiguration? section, Action<CometMpmOptions>? configure, string? clientName = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -71,6 +75,17 @@ public static class CometMpmServiceCollectionExtensions
         services.PostConfigure<Microsoft.Extensions.Http.HttpClientFactoryOptions>(CometMpmOptions.HttpClientName, factory =>
             factory.HttpMessageHandlerBuilderActions.Add(builder =>
             {
+                // One retry layer: the client's own pipeline. Resilience handlers an app adds to every client
+                // (ConfigureHttpClientDefaults(h => h.AddStandardResilienceHandler())) would multiply the attempts, hide
+                // them from cometmpm.requests.retried and override the client's timeouts, so this client goes without.
+                for (var i = builder.AdditionalHandlers.Count - 1; i >= 0; i--)
+                {
+                    if (IsRetryLayer(builder.AdditionalHandlers[i]))
+                    {
+                        builder.AdditionalHandlers.RemoveAt(i);
+                    }
+                }
+
                 switch (builder.PrimaryHandler)
                 {
                     case SocketsHttpHandler sockets:
