@@ -33,7 +33,7 @@ public static class CometMpmLabelsEndpointRouteBuilderExtensions
 
         var options = new CometMpmEndpointOptions();
         configure?.Invoke(options);
-        var endpoint = new LabelsEndpoint(endpoints.ServiceProvider, options);
-        return endpoints.MapPost(pattern, endpoint.HandleAsync).WithDisplayName("Comet MPM labels");
+        var endpoint = new LabelsEndpoint(endpoints.ServiceProvider, options, pattern);
+        return endpoints.MapPost(pattern, endpoint.HandleAsync).WithDisplayName("Comet MPM labels").WithMetadata(endpoint);
     }
 }

@@ -119,19 +119,42 @@ internal sealed class CapturePlan
         Func<JsonSerializerOptions, FeatureModelCache, CaptureSettings, InputSpec> chooseInput)
     {
         var models = services.GetService<FeatureModelCache>()
-            ?? throw new InvalidOperationException("Comet MPM capture is not set up: call services.AddCometMpmAspNetCore() (and services.AddCometMpm()).");
+            ?? throw new CaptureSetupException($"Comet MPM capture of {displayName} is not set up: call services.AddCometMpmAspNetCore() (and services.AddCometMpm()).");
         var diagnostics = services.GetRequiredService<CaptureDiagnostics>();
         var global = services.GetRequiredService<IOptions<CometMpmAspNetCoreOptions>>().Value;
         var settings = CaptureSettings.Create(global, layers);
-        var client = ResolveClient(services, settings.Model);
+        var client = CaptureClients.Resolve(services, settings.Model, displayName);
         var input = chooseInput(json, models, settings);
         return new CapturePlan(displayName, settings, input, client, json, models, diagnostics);
     }
 
-    public static ICometMpm ResolveClient(IServiceProvider services, string? model) =>
-        model is null
-            ? services.GetService<ICometMpm>() ?? throw new InvalidOperationException("Comet MPM capture needs a client: call services.AddCometMpm().")
-            : services.GetKeyedService<ICometMpm>(model) ?? throw new InvalidOperationException($"Comet MPM capture names the model '{model}', but no client has that name: call services.AddCometMpm(\"{model}\", ...).");
+    /// <summary>
+    /// As <see cref="Create"/>, but never throws: a problem is logged and reported to <see cref="CaptureProblems"/> (the
+    /// start-up check fails start with it) and the endpoint is served without capture (null).
+    /// </summary>
+    public static CapturePlan? TryCreate(
+        IServiceProvider services,
+        string displayName,
+        IEnumerable<CometMpmEndpointOptions> layers,
+        JsonSerializerOptions json,
+        Func<JsonSerializerOptions, FeatureModelCache, CaptureSettings, InputSpec> chooseInput)
+    {
+        try
+        {
+            return Create(services, displayName, layers, json, chooseInput);
+        }
+        catch (Exception ex)
+        {
+            var problem = ex is CaptureSetupException ? ex.Message : $"Comet MPM cannot capture {displayName}: {ex.GetType().Name}: {ex.Message}";
+            services.GetService<CaptureProblems>()?.Report(problem);
+            if (services.GetService<CaptureDiagnostics>() is { } diagnostics)
+            {
+                CaptureLog.CaptureSetupFailed(diagnostics.Logger, problem, ex);
+            }
+
+            return null;
+        }
+    }
 
     /// <summary>Starts capturing a request: the prediction id (set on the response), sampling, and the input features.</summary>
     public CaptureScope TryBegin<TArguments>(HttpContext http, TArguments arguments)

@@ -62,8 +62,8 @@ internal sealed class EndpointCapture(CapturePlan plan, EndpointFilterDelegate n
         var layers = attribute is null ? metadata.Layers : [.. metadata.Layers, attribute.ToEndpointOptions()];
         var services = context.ApplicationServices;
         var json = services.GetRequiredService<IOptions<HttpJsonOptions>>().Value.SerializerOptions;
-        var plan = CapturePlan.Create(services, displayName ?? method.Name, layers, json, (j, models, settings) => ChooseInput(method, services, j, models, settings));
-        return new EndpointCapture(plan, next).InvokeAsync;
+        var plan = CapturePlan.TryCreate(services, displayName ?? method.Name, layers, json, (j, models, settings) => ChooseInput(method, services, j, models, settings));
+        return plan is null ? next : new EndpointCapture(plan, next).InvokeAsync;
     }
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context)

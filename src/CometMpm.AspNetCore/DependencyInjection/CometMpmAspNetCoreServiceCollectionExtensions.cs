@@ -3,6 +3,7 @@ using CometMpm.AspNetCore.Capture;
 using CometMpm.AspNetCore.Diagnostics;
 using CometMpm.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -42,6 +43,12 @@ public static class CometMpmAspNetCoreServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<CometMpmMetrics>()));
         services.TryAddSingleton<FeatureModelCache>();
+        services.TryAddSingleton<CaptureProblems>();
+        if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(CaptureStartupCheck)))
+        {
+            services.AddHostedService<CaptureStartupCheck>(); // after the web host's own service: the endpoints exist then
+        }
+
         services.TryAddScoped<PredictionContext>();
         services.TryAddScoped<ICometMpmPredictionContext>(sp => sp.GetRequiredService<PredictionContext>());
         return services;

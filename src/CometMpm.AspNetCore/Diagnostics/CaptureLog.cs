@@ -25,4 +25,7 @@ internal static partial class CaptureLog
 
     [LoggerMessage(1007, LogLevel.Debug, "Comet MPM labels for prediction '{PredictionId}' refused: {Reason}")]
     public static partial void LabelsRefused(ILogger logger, string predictionId, string reason);
+
+    [LoggerMessage(1008, LogLevel.Error, "{Problem} The endpoint is served without capture.")]
+    public static partial void CaptureSetupFailed(ILogger logger, string problem, Exception exception);
 }

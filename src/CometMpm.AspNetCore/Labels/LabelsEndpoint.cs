@@ -13,29 +13,47 @@ namespace CometMpm.AspNetCore.Labels;
 /// 202 when accepted (and when the id is sampled out or the client is disabled: nothing is wrong with the request),
 /// 400 with a problem description for a bad body, 503 when the client cannot take it (queue full, ended).
 /// </summary>
-internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpointOptions options)
+internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpointOptions options, string pattern)
 {
     public const string RouteParameter = "predictionId";
     private const long MaxBodyBytes = 64 * 1024;
 
-    private readonly Lazy<(ICometMpm Client, CaptureDiagnostics Diagnostics, double SampleRate, string Header)> _setup = new(() =>
+    private readonly Lazy<(ICometMpm Client, CaptureDiagnostics Diagnostics, double SampleRate, string Header)?> _setup = new(() =>
     {
-        var diagnostics = services.GetService<CaptureDiagnostics>()
-            ?? throw new InvalidOperationException("Comet MPM labels need services.AddCometMpmAspNetCore() (and services.AddCometMpm()).");
-        var global = services.GetRequiredService<IOptions<CometMpmAspNetCoreOptions>>().Value;
-        var client = CapturePlan.ResolveClient(services, options.Model ?? global.Model);
-        var rate = options.SampleRate ?? global.SampleRate;
-        if (!(rate >= 0 && rate <= 1))
+        try
         {
-            throw new InvalidOperationException($"The Comet MPM sample rate of the labels endpoint is {rate} but must be between 0 and 1.");
-        }
+            var diagnostics = services.GetService<CaptureDiagnostics>()
+                ?? throw new CaptureSetupException($"Comet MPM labels at {pattern} need services.AddCometMpmAspNetCore() (and services.AddCometMpm()).");
+            var global = services.GetRequiredService<IOptions<CometMpmAspNetCoreOptions>>().Value;
+            var client = CaptureClients.Resolve(services, options.Model ?? global.Model, $"the labels endpoint {pattern}");
+            var rate = options.SampleRate ?? global.SampleRate;
+            if (!(rate >= 0 && rate <= 1))
+            {
+                throw new CaptureSetupException($"The Comet MPM sample rate of the labels endpoint {pattern} is {rate} but must be between 0 and 1.");
+            }
 
-        return (client, diagnostics, rate, global.PredictionIdHeader);
+            return (client, diagnostics, rate, global.PredictionIdHeader);
+        }
+        catch (CaptureSetupException ex)
+        {
+            services.GetService<CaptureProblems>()?.Report(ex.Message);
+            return null;
+        }
     });
+
+    /// <summary>Resolves the endpoint's client and settings; a problem is reported to <see cref="CaptureProblems"/>.</summary>
+    public bool Check() => _setup.Value is not null;
 
     public async Task HandleAsync(HttpContext http)
     {
-        var (client, diagnostics, rate, header) = _setup.Value;
+        if (_setup.Value is not { } setup)
+        {
+            // Misconfigured (the start-up check fails start on it; reached only when that check did not run).
+            await Problem(http, "Comet MPM labels are not set up on this server; see its log.", StatusCodes.Status503ServiceUnavailable);
+            return;
+        }
+
+        var (client, diagnostics, rate, header) = setup;
         var predictionId = http.Request.RouteValues[RouteParameter] as string;
         if (string.IsNullOrWhiteSpace(predictionId))
         {

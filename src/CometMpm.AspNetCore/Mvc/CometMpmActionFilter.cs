@@ -110,7 +110,7 @@ internal sealed class CometMpmActionFilter(CometMpmPredictionAttribute attribute
         }
 
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.JsonSerializerOptions;
-        return CapturePlan.Create(services, action.DisplayName ?? action.Id, [attribute.ToEndpointOptions()], json, (j, models, settings) => ChooseInput(action, services, j, models, settings));
+        return CapturePlan.TryCreate(services, action.DisplayName ?? action.Id, [attribute.ToEndpointOptions()], json, (j, models, settings) => ChooseInput(action, services, j, models, settings));
     }
 
     private static InputSpec ChooseInput(ActionDescriptor action, IServiceProvider services, JsonSerializerOptions json, FeatureModelCache models, CaptureSettings settings)

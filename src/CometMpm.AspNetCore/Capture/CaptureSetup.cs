@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+using CometMpm.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CometMpm.AspNetCore.Capture;
+
+/// <summary>A capture setting that cannot work (an unknown client name, capture not registered): found at start.</summary>
+internal sealed class CaptureSetupException(string message, Exception? inner = null) : InvalidOperationException(message, inner);
+
+/// <summary>
+/// The setup problems capture met while routing built its endpoints. Capture never throws there (an endpoint with a
+/// problem is served without capture, and the problem is logged); the start-up check reads them and fails start.
+/// </summary>
+internal sealed class CaptureProblems
+{
+    private readonly ConcurrentDictionary<string, byte> _problems = new(StringComparer.Ordinal);
+
+    public IReadOnlyCollection<string> All => [.. _problems.Keys];
+
+    public void Report(string problem) => _problems.TryAdd(problem, 0);
+}
+
+/// <summary>Resolves the client a capture setting names, or says which names exist.</summary>
+internal static class CaptureClients
+{
+    public static ICometMpm Resolve(IServiceProvider services, string? model, string where)
+    {
+        var client = model is null ? services.GetService<ICometMpm>() : services.GetKeyedService<ICometMpm>(model);
+        if (client is not null)
+        {
+            return client;
+        }
+
+        var registered = services.GetServices<CometMpmRegistration>().Select(r => r.Name.Length == 0 ? "the default client" : $"'{r.Name}'").Distinct().ToList();
+        var names = registered.Count == 0 ? "none" : string.Join(", ", registered);
+        throw new CaptureSetupException(model is null
+            ? $"Comet MPM capture of {where} needs the default client, but it is not registered (registered: {names}). Call services.AddCometMpm()."
+            : $"Comet MPM capture of {where} names the model '{model}', but no client has that name (registered: {names}). Register it with services.AddCometMpm(\"{model}\", ...) or correct the name.");
+    }
+}
