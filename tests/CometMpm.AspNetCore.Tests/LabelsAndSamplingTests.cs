@@ -109,6 +109,33 @@ public sealed class LabelsAndSamplingTests
         Assert.Empty(await app.PredictionsAsync());
     }
 
+    [Theory]
+    [InlineData("pr%C3%A9diction-%C3%A9t%C3%A9", "prédiction-été")]
+    [InlineData("txn%01control", "txn\u0001control")]
+    public async Task LabelsEndpoint_IdThatNoHeaderCanCarry_Is202AndTheLabelIsLogged(string path, string id)
+    {
+        await using var app = await TestApp.StartAsync(a => a.MapCometMpmLabels(), kestrel: true);
+
+        var response = await app.Client.PostAsync($"/predictions/{path}/labels", Json("{\"y\":1}"));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var label = Assert.Single(await app.LabelsAsync());
+        Assert.Equal(id, label.GetProperty("predictionId").GetString());
+    }
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    public async Task LabelsEndpoint_NotJson_Is415_AndNothingIsLogged(string contentType)
+    {
+        await using var app = await TestApp.StartAsync(a => a.MapCometMpmLabels());
+
+        var response = await app.Client.PostAsync("/predictions/txn-1/labels", new StringContent("{\"y\":1}", Encoding.UTF8, contentType));
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Empty(await app.LabelsAsync());
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
 

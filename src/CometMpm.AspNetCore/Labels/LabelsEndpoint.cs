@@ -61,6 +61,13 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
             return;
         }
 
+        // JSON only: a form or text/plain body is what a cross-site form can send with the user's cookies.
+        if (!http.Request.HasJsonContentType())
+        {
+            await Problem(http, "Labels are sent as JSON: set Content-Type: application/json.", StatusCodes.Status415UnsupportedMediaType);
+            return;
+        }
+
         if (http.Request.ContentLength > MaxBodyBytes)
         {
             await Problem(http, $"The labels body is larger than {MaxBodyBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
@@ -89,7 +96,8 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
             return;
         }
 
-        if (http.Response.Headers is { IsReadOnly: false } headers && predictionId.Length <= 1024)
+        // Echoed only when a header can carry it: any id LogEvent accepts can be labelled, non-ASCII ones included.
+        if (http.Response.Headers is { IsReadOnly: false } headers && predictionId.Length <= 1024 && IsHeaderSafe(predictionId))
         {
             headers[header] = predictionId;
         }
@@ -159,6 +167,19 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
         }
 
         return labels.Count == 0 ? "The body has no labels: send a JSON object such as {\"is_fraud\": true}." : null;
+    }
+
+    private static bool IsHeaderSafe(string value)
+    {
+        foreach (var c in value)
+        {
+            if (c is < ' ' or > '~')
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static string Article(JsonValueKind kind) => kind switch

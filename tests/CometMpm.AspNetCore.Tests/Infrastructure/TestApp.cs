@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Hosting;
 using System.Text.Json;
 using CometMpm.Diagnostics;
 using Microsoft.AspNetCore.Builder;
@@ -19,12 +20,12 @@ public sealed class TestApp : IAsyncDisposable
     private readonly RecordingMpmServer _server;
     private readonly List<string> _models;
 
-    private TestApp(WebApplication app, RecordingMpmServer server, List<string> models)
+    private TestApp(WebApplication app, RecordingMpmServer server, List<string> models, HttpClient client)
     {
         App = app;
         _server = server;
         _models = models;
-        Client = app.GetTestClient();
+        Client = client;
         Logs = app.Services.GetFakeLogCollector();
     }
 
@@ -47,11 +48,21 @@ public sealed class TestApp : IAsyncDisposable
         Action<IServiceCollection>? services = null,
         IDictionary<string, string?>? settings = null,
         string[]? models = null,
-        bool mvc = false)
+        bool mvc = false,
+        bool kestrel = false)
     {
         var server = await RecordingMpmServer.StartAsync();
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseTestServer();
+        if (kestrel)
+        {
+            // Real Kestrel on loopback, where the in-memory server would not check what Kestrel checks (header values).
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            builder.WebHost.UseTestServer();
+        }
+
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddFakeLogging();
@@ -92,7 +103,8 @@ public sealed class TestApp : IAsyncDisposable
         }
 
         await app.StartAsync();
-        return new TestApp(app, server, [.. models ?? []]);
+        var client = kestrel ? new HttpClient { BaseAddress = new Uri(app.Urls.First()) } : app.GetTestClient();
+        return new TestApp(app, server, [.. models ?? []], client);
     }
 
     /// <summary>Flushes every client and returns the prediction events the server has received.</summary>
