@@ -37,8 +37,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
     Console.WriteLine($$"""
 
         Iris controller API listening on {{url}} (model accuracy on held-out rows: {{model.Accuracy:P1}})
-          curl -i -X POST {{url}}/iris/predict -H 'Content-Type: application/json' -d '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
-          curl -X POST {{url}}/predictions/<X-Prediction-Id>/labels -H 'Content-Type: application/json' -d '{"species":"setosa"}'
+          id=$(curl -s -D - -o /dev/null -X POST {{url}}/iris/predict -H 'Content-Type: application/json' -d '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}' | tr -d '\r' | awk -F': ' 'tolower($1)=="x-prediction-id"{print $2}')
+          curl -i -X POST {{url}}/predictions/$id/labels -H 'Content-Type: application/json' -d '{"species":"setosa"}'
         """);
     Console.WriteLine(emulator is null
         ? "Sending predictions to Comet."

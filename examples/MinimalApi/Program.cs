@@ -49,7 +49,7 @@ app.MapPost("/predictions/{predictionId}/labels", (string predictionId, Dictiona
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
-    var url = app.Urls.FirstOrDefault() ?? "http://127.0.0.1:5000";
+    var url = app.Urls.FirstOrDefault() ?? "http://127.0.0.1:5002";
     Console.WriteLine($$"""
 
         Credit-risk API on {{url}}

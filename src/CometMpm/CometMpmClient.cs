@@ -80,7 +80,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
         _uploader = new DatasetUploader(transport, _stage.Check, _model, options, _logger);
         MpmBase = address.MpmBase;
         metrics.AddQueueDepthSource(() => _queue.Count);
-        Log.Started(_logger, name, address.MpmBase, _model.WorkspaceName, _model.ModelName, _model.ModelVersion);
+        Log.Started(_logger, name.Length == 0 ? "default" : name, address.MpmBase, _model.WorkspaceName, _model.ModelName, _model.ModelVersion);
     }
 
     internal Uri MpmBase { get; }

@@ -253,6 +253,32 @@ public sealed class CaptureTests
     }
 
     [Fact]
+    public async Task HandlerThrows_TheExceptionHandlers500StillCarriesThePredictionIdHeader()
+    {
+        // An app's exception handler (UseExceptionHandler, the developer page) clears the response headers before it
+        // writes the 500. (Without any handler Kestrel answers a bare 500 and runs no response callback: nothing can add
+        // a header there.)
+        await using var app = await TestApp.StartAsync(
+            a =>
+            {
+                a.UseExceptionHandler(error => error.Run(context =>
+                {
+                    context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                    return Task.CompletedTask;
+                }));
+                a.MapPost("/throws", Score (Transaction t) => throw new InvalidOperationException("model down")).WithCometMpm(o => o.CaptureFailedResponses = true);
+            },
+            kestrel: true);
+
+        var response = await app.Client.PostAsJsonAsync("/throws", SampleTransaction);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        var id = Assert.Single(response.Headers.GetValues("X-Prediction-Id"));
+        var captured = Assert.Single(await app.PredictionsAsync());
+        Assert.Equal(id, captured.GetProperty("predictionId").GetString());
+    }
+
+    [Fact]
     public async Task TwoModels_EachEndpointLogsToItsModel()
     {
         await using var app = await TestApp.StartAsync(

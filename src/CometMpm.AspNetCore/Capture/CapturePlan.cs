@@ -156,6 +156,28 @@ internal sealed class CapturePlan
         }
     }
 
+    /// <summary>
+    /// The handler threw: the exception handler that writes the 500 clears the response headers, so the prediction id
+    /// header is set again when the response starts (only on this path: it costs a callback).
+    /// </summary>
+    public void KeepPredictionIdThroughError(HttpContext http)
+    {
+        var name = _settings.PredictionIdHeader;
+        if (http.Response.HasStarted || http.Response.Headers[name] is not [{ } id])
+        {
+            return;
+        }
+
+        http.Response.OnStarting(
+            static state =>
+            {
+                var (response, header, value) = ((HttpResponse, string, string))state;
+                response.Headers[header] = value;
+                return Task.CompletedTask;
+            },
+            (http.Response, name, id));
+    }
+
     /// <summary>Starts capturing a request: the prediction id (set on the response), sampling, and the input features.</summary>
     public CaptureScope TryBegin<TArguments>(HttpContext http, TArguments arguments)
         where TArguments : IArgumentSource

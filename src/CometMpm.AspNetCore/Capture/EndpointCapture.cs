@@ -75,9 +75,14 @@ internal sealed class EndpointCapture(CapturePlan plan, EndpointFilterDelegate n
         {
             result = await next(context);
         }
-        catch (Exception) when (scope.IsActive)
+        catch (Exception)
         {
-            plan.TryComplete(scope, StatusCodes.Status500InternalServerError, null);
+            plan.KeepPredictionIdThroughError(http);
+            if (scope.IsActive)
+            {
+                plan.TryComplete(scope, StatusCodes.Status500InternalServerError, null);
+            }
+
             throw;
         }
 

@@ -35,6 +35,11 @@ internal sealed class CometMpmActionFilter(CometMpmPredictionAttribute attribute
         var http = context.HttpContext;
         var scope = plan.TryBegin(http, new ActionArguments(context.ActionArguments));
         var executed = await next();
+        if (executed.Exception is not null && !executed.ExceptionHandled)
+        {
+            plan.KeepPredictionIdThroughError(http);
+        }
+
         if (!scope.IsActive)
         {
             return;

@@ -39,7 +39,7 @@ internal sealed class DeliveryStage
         TimeProvider timeProvider,
         ILogger logger)
     {
-        _name = name;
+        _name = name.Length == 0 ? "default" : name;
         _options = options;
         _queue = queue;
         _ledger = ledger;
@@ -202,7 +202,14 @@ internal sealed class DeliveryStage
         else
         {
             var shutdown = _ledger.Snapshot(0, 0).Dropped.GetValueOrDefault(DropReason.Shutdown);
-            Log.EndedWithLosses(_logger, _name, notDelivered, shutdown, notDelivered - shutdown, timeout);
+            if (shutdown == 0)
+            {
+                Log.EndedAfterFailures(_logger, _name, notDelivered); // the end timeout was not the cause: no advice to raise it
+            }
+            else
+            {
+                Log.EndedWithLosses(_logger, _name, notDelivered, shutdown, notDelivered - shutdown, timeout);
+            }
         }
 
         return notDelivered == 0;

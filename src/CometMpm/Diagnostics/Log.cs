@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(9, LogLevel.Warning, "Comet MPM client '{Client}' ended: {NotSent} events were not sent ({Shutdown} still queued when the end timeout of {Timeout} ran out, {Failed} failed earlier). Raise CometMpm:EndTimeout (COMET_MPM_JOIN_TIMEOUT) if the backend is slow.")]
     public static partial void EndedWithLosses(ILogger logger, string client, long notSent, long shutdown, long failed, TimeSpan timeout);
 
+    [LoggerMessage(28, LogLevel.Warning, "Comet MPM client '{Client}' ended: {NotSent} events were not delivered straight away (dropped or kept in the outbox before the end; see cometmpm.events.dropped and the log). Nothing was left when it ended.")]
+    public static partial void EndedAfterFailures(ILogger logger, string client, long notSent);
+
     [LoggerMessage(10, LogLevel.Debug, "Comet MPM retrying {Path} (attempt {Attempt}) in {Delay}: {Reason}")]
     public static partial void Retrying(ILogger logger, string path, int attempt, TimeSpan delay, string reason);
 
