@@ -235,6 +235,38 @@ public sealed class EnvironmentVariableTests
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("CometMpm:MaxBatchSize", "ten", "CometMpm:MaxBatchSize is 'ten', which is not a whole number")]
+    [InlineData("CometMpm:MaxBatchTime", "soon", "CometMpm:MaxBatchTime is 'soon', which is not a duration such as 00:00:30")]
+    [InlineData("CometMpm:Outbox:SpillInterval", "1s", "CometMpm:Outbox:SpillInterval is '1s', which is not a duration")]
+    [InlineData("CometMpm:Disabled", "nope", "CometMpm:Disabled is 'nope', which is not true or false")]
+    [InlineData("CometMpm:FullQueuePolicy", "Block", "one of DropNewest, DropOldest or Wait")]
+    public async Task UnreadableValue_FailsStartWithAnOptionsValidationException_NamingTheKeyAndTheFix(string key, string value, string expected)
+    {
+        var settings = Settings(new Uri("http://127.0.0.1:1/"));
+        settings[key] = value;
+        settings["CometMpm:QueueCapacity"] = "0"; // a second problem: both are reported, one list
+        await using var client = await StartAsync(settings, start: false);
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => client.Host.StartAsync());
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("CometMpm:QueueCapacity is 0", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(".;", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DurationAsABareNumber_FailsWithAHintThatItIsDays()
+    {
+        var settings = Settings(new Uri("http://127.0.0.1:1/"));
+        settings["CometMpm:MaxBatchTime"] = "5";
+        await using var client = await StartAsync(settings, start: false);
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => client.Host.StartAsync());
+
+        Assert.Contains("'5' alone is read as 5 days: write 00:00:05 for 5 seconds", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task CometMpmDisabledVariable_True_GivesTheNoOpClient()
     {
@@ -294,5 +326,20 @@ public sealed class NamedClientTests
 
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("CometMpm:Models:fraud:MaxBatchSize is 0", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NamedClient_MissingModelName_PointsAtItsSection_NotAtTheSharedVariable()
+    {
+        var settings = Settings(new Uri("http://127.0.0.1:1/"));
+        settings.Remove("CometMpm:ModelName");
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddCometMpm("fraud");
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("CometMpm:Models:fraud:ModelName is missing", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("COMET_MPM_MODEL_NAME", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -15,10 +15,12 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
 
         if (!options.Disabled)
         {
+            // The environment variables are shared by every client: a named client's own settings go in its section.
+            var named = !string.IsNullOrEmpty(name);
             Required(options.ApiKey, "ApiKey", "COMET_API_KEY", "your Comet API key");
             Required(options.WorkspaceName, "WorkspaceName", "COMET_MPM_WORKSPACE_NAME", "the Comet workspace of the model");
-            Required(options.ModelName, "ModelName", "COMET_MPM_MODEL_NAME", "the model's name in MPM");
-            Required(options.ModelVersion, "ModelVersion", "COMET_MPM_MODEL_VERSION", "the model's version, e.g. 1.0.0");
+            Required(options.ModelName, "ModelName", named ? null : "COMET_MPM_MODEL_NAME", "the model's name in MPM");
+            Required(options.ModelVersion, "ModelVersion", named ? null : "COMET_MPM_MODEL_VERSION", "the model's version, e.g. 1.0.0");
         }
 
         if (!options.Disabled && !string.IsNullOrWhiteSpace(options.ApiKey) && options.ApiKey.Any(c => c <= ' ' || c > '~'))
@@ -68,13 +70,15 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
             failures.Add($"{section}:MaxBatchSize ({options.MaxBatchSize}) must not exceed {section}:QueueCapacity ({options.QueueCapacity}): raise the capacity or lower the batch size.");
         }
 
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        // OptionsValidationException joins the failures with "; ": without their final period they read as one list.
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Select(f => f.TrimEnd('.')));
 
-        void Required(string? value, string key, string env, string what)
+        void Required(string? value, string key, string? env, string what)
         {
             if (string.IsNullOrWhiteSpace(value))
             {
-                failures.Add($"{section}:{key} is missing: set it to {what} in appsettings.json or the {env} environment variable (or set {section}:Disabled to true to run without Comet).");
+                var where = env is null ? "appsettings.json" : $"appsettings.json or the {env} environment variable";
+                failures.Add($"{section}:{key} is missing: set it to {what} in {where} (or set {section}:Disabled to true to run without Comet).");
             }
         }
 
@@ -98,7 +102,11 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
         {
             if (value < min || value > max)
             {
-                failures.Add($"{section}:{key} is {value} but must be between {min} and {max} (a TimeSpan such as 00:00:30{(env is null ? "" : $"; environment variable {env} in seconds")}).");
+                // "MaxBatchTime": "5" is five days to .NET: say so when a whole number of days looks like that mistake.
+                var bareNumber = value > TimeSpan.Zero && value.Ticks % TimeSpan.TicksPerDay == 0
+                    ? $"; '{value.Days}' alone is read as {value.Days} days: write 00:00:{Math.Min(value.Days, 59):D2} for {value.Days} seconds"
+                    : "";
+                failures.Add($"{section}:{key} is {value} but must be between {min} and {max} (a TimeSpan such as 00:00:30{(env is null ? "" : $"; environment variable {env} in seconds")}{bareNumber}).");
             }
         }
     }
