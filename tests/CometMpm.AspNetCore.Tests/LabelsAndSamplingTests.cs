@@ -136,6 +136,29 @@ public sealed class LabelsAndSamplingTests
         Assert.Empty(await app.LabelsAsync());
     }
 
+    [Fact]
+    public async Task DefaultLabelsEndpoint_SamplesLikeTheCapturedEndpointOfItsClient()
+    {
+        // The rate is set on the endpoint only: the global rate stays 1, and the labels endpoint is given none.
+        await using var app = await TestApp.StartAsync(a =>
+        {
+            a.MapPost("/score", (Transaction t) => new Score(1, "a")).WithCometMpm(o => o.SampleRate = 0.25);
+            a.MapCometMpmLabels();
+        });
+        using var drops = app.CollectDrops();
+        var ids = Enumerable.Range(0, 200).Select(i => $"lab-{i}").ToArray();
+        var outIds = ids.Where(id => !CometMpmSampler.IsSampled(id, 0.25)).ToArray();
+        var inId = ids.First(id => CometMpmSampler.IsSampled(id, 0.25));
+
+        foreach (var id in outIds.Take(5).Append(inId))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, (await app.Client.PostAsync($"/predictions/{id}/labels", Json("{\"y\":1}"))).StatusCode);
+        }
+
+        Assert.Equal([inId], (await app.LabelsAsync()).Select(e => e.Id()));
+        Assert.Equal(5, drops.GetMeasurementSnapshot().Where(m => Equals(m.Tags["reason"], "sampled_out")).Sum(m => m.Value));
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
 

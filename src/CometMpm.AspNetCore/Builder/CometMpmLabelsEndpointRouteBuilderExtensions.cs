@@ -14,8 +14,9 @@ public static class CometMpmLabelsEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps <c>POST {pattern}</c>: the body is a JSON object of scalar labels (<c>{"is_fraud": true}</c>) for the prediction
     /// whose id is in the path, logged with <c>LogLabel</c>. Answers 202 when accepted, 400 with a clear message for a bad body.
-    /// The sampling rule of the captured endpoints applies (a label of a prediction that was not sampled is not sent), so
-    /// give this endpoint the same <see cref="CometMpmEndpointOptions.SampleRate"/> and model as the endpoint it labels.
+    /// The sampling rule of the captured endpoints applies (a label of a prediction that was not sampled is not sent, and is
+    /// counted <c>sampled_out</c>): without a <see cref="CometMpmEndpointOptions.SampleRate"/> of its own, the endpoint uses
+    /// the rate of the captured endpoints of the client it labels (when they agree on one), else the global rate.
     /// </summary>
     /// <param name="endpoints">The route builder.</param>
     /// <param name="pattern">The route; it must contain <c>{predictionId}</c>.</param>

@@ -124,6 +124,7 @@ internal sealed class CapturePlan
         var global = services.GetRequiredService<IOptions<CometMpmAspNetCoreOptions>>().Value;
         var settings = CaptureSettings.Create(global, layers);
         var client = CaptureClients.Resolve(services, settings.Model, displayName);
+        services.GetService<CaptureSampleRates>()?.Record(settings.Model, settings.SampleRate);
         var input = chooseInput(json, models, settings);
         return new CapturePlan(displayName, settings, input, client, json, models, diagnostics);
     }

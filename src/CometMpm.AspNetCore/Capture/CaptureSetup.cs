@@ -38,3 +38,17 @@ internal static class CaptureClients
             : $"Comet MPM capture of {where} names the model '{model}', but no client has that name (registered: {names}). Register it with services.AddCometMpm(\"{model}\", ...) or correct the name.");
     }
 }
+
+/// <summary>
+/// The sample rates the captured endpoints use, per client: a labels endpoint given no rate samples like the endpoints
+/// of the client it labels (when they agree on one rate), so the labels of predictions left out are not sent either.
+/// </summary>
+internal sealed class CaptureSampleRates
+{
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<double, byte>> _rates = new(StringComparer.Ordinal);
+
+    public void Record(string? model, double rate) => _rates.GetOrAdd(model ?? "", _ => new()).TryAdd(rate, 0);
+
+    /// <summary>The one rate the client's captured endpoints use; null when none is known or they differ.</summary>
+    public double? For(string? model) => _rates.TryGetValue(model ?? "", out var rates) && rates.Count == 1 ? rates.Keys.First() : null;
+}

@@ -28,23 +28,26 @@ internal sealed class CaptureStartupCheck(IServiceProvider services) : IHostedLi
         var global = services.GetRequiredService<IOptions<CometMpmAspNetCoreOptions>>().Value;
         Check(problems, () => CaptureClients.Resolve(services, global.Model, "the CometMpm:Capture section (Model)"), global.Model is not null);
 
-        foreach (var source in services.GetServices<EndpointDataSource>())
-        {
-            foreach (var endpoint in source.Endpoints)
-            {
-                endpoint.Metadata.GetMetadata<LabelsEndpoint>()?.Check();
-            }
-        }
-
+        // Building the endpoints runs capture's filter factories (which report problems and record sample rates)...
+        var endpoints = services.GetServices<EndpointDataSource>().SelectMany(source => source.Endpoints).ToList();
+        var rates = services.GetRequiredService<CaptureSampleRates>();
         if (services.GetService<IActionDescriptorCollectionProvider>() is { } mvc)
         {
             foreach (var action in mvc.ActionDescriptors.Items.OfType<ControllerActionDescriptor>())
             {
                 foreach (var attribute in action.FilterDescriptors.Select(d => d.Filter).OfType<CometMpmPredictionAttribute>())
                 {
-                    Check(problems, () => CaptureClients.Resolve(services, attribute.Model ?? global.Model, $"the action {action.DisplayName}"), true);
+                    var model = attribute.Model ?? global.Model;
+                    Check(problems, () => CaptureClients.Resolve(services, model, $"the action {action.DisplayName}"), true);
+                    rates.Record(model, attribute.SampleRateOrNull ?? global.SampleRate);
                 }
             }
+        }
+
+        // ...then the labels endpoints, which sample like the endpoints of the client they label.
+        foreach (var endpoint in endpoints)
+        {
+            endpoint.Metadata.GetMetadata<LabelsEndpoint>()?.Check();
         }
 
         var all = problems.All;

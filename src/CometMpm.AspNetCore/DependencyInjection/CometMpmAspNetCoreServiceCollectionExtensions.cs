@@ -44,6 +44,7 @@ public static class CometMpmAspNetCoreServiceCollectionExtensions
             sp.GetService<CometMpmMetrics>()));
         services.TryAddSingleton<FeatureModelCache>();
         services.TryAddSingleton<CaptureProblems>();
+        services.TryAddSingleton<CaptureSampleRates>();
         if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(CaptureStartupCheck)))
         {
             services.AddHostedService<CaptureStartupCheck>(); // after the web host's own service: the endpoints exist then

@@ -25,8 +25,9 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
             var diagnostics = services.GetService<CaptureDiagnostics>()
                 ?? throw new CaptureSetupException($"Comet MPM labels at {pattern} need services.AddCometMpmAspNetCore() (and services.AddCometMpm()).");
             var global = services.GetRequiredService<IOptions<CometMpmAspNetCoreOptions>>().Value;
-            var client = CaptureClients.Resolve(services, options.Model ?? global.Model, $"the labels endpoint {pattern}");
-            var rate = options.SampleRate ?? global.SampleRate;
+            var model = options.Model ?? global.Model;
+            var client = CaptureClients.Resolve(services, model, $"the labels endpoint {pattern}");
+            var rate = options.SampleRate ?? services.GetService<CaptureSampleRates>()?.For(model) ?? global.SampleRate;
             if (!(rate >= 0 && rate <= 1))
             {
                 throw new CaptureSetupException($"The Comet MPM sample rate of the labels endpoint {pattern} is {rate} but must be between 0 and 1.");
