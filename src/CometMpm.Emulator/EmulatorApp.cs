@@ -26,6 +26,13 @@ internal static class EmulatorApp
             Args = args,
             ApplicationName = typeof(EmulatorApp).Assembly.GetName().Name,
         });
+        if (options is not null)
+        {
+            // Started in-process (a test of the user's): only its own options count, never the host's configuration, its
+            // environment variables (Kestrel__Endpoints__…, ASPNETCORE_URLS, Logging__…) or its appsettings.json.
+            builder.Configuration.Sources.Clear();
+        }
+
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
         {
             ["--db"] = $"{MpmEmulatorOptions.SectionName}:Db",
