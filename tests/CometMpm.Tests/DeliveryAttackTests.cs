@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using static CometMpm.Tests.Infrastructure.TestClient;
+using static CometMpm.Tests.Infrastructure.TestHelpers;
 
 namespace CometMpm.Tests;
 
@@ -683,52 +684,7 @@ public sealed class DeliveryAttackTests : IDisposable
         return host;
     }
 
-    private static string OutboxName(long ticks, int count) =>
-        string.Create(CultureInfo.InvariantCulture, $"{ticks:D19}-{count:D7}-{Guid.NewGuid():N}.events.json");
-
-    private static string EventsBody(string prefix, int count)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var body = new StringBuilder("""{"data":[""");
-        for (var i = 0; i < count; i++)
-        {
-            body.Append(i == 0 ? "" : ",")
-                .Append("""{"modelName":"fraud-detector","modelVersion":"2.3.0","workspaceName":"payments","predictionId":""")
-                .Append(CultureInfo.InvariantCulture, $"\"{prefix}-{i}\",\"timestamp\":{now},\"features\":{{\"i\":{i}}}}}");
-        }
-
-        return body.Append("]}").ToString();
-    }
-
     private static string Id(JsonElement e) => e.GetProperty("predictionId").GetString()!;
-
-    private static async Task<bool?> TryWithin(Task<bool> task, int seconds)
-    {
-        try
-        {
-            return await task.WaitAsync(TimeSpan.FromSeconds(seconds));
-        }
-        catch (TimeoutException)
-        {
-            return null;
-        }
-    }
-
-    private static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow >= deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(20);
-        }
-
-        return true;
-    }
 
     /// <summary>Stops and disposes a host, bounded; a failure there (a dead loop faults the end) must not hide the test's own assertion.</summary>
     private sealed class HostStopper(IHost host) : IAsyncDisposable

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using static CometMpm.Tests.Infrastructure.TestClient;
+using static CometMpm.Tests.Infrastructure.TestHelpers;
 
 namespace CometMpm.Tests;
 
@@ -623,34 +624,6 @@ public sealed class DeliveryPromiseTests : IDisposable
             .SelectMany(a => a.Request.Events)
             .Select(e => e.ValueKind == JsonValueKind.Object && e.TryGetProperty("predictionId", out var id) ? id.ToString() : "?")
             .ToHashSet();
-
-    private static async Task<bool?> TryWithin(Task<bool> task, int seconds)
-    {
-        try
-        {
-            return await task.WaitAsync(TimeSpan.FromSeconds(seconds));
-        }
-        catch (TimeoutException)
-        {
-            return null;
-        }
-    }
-
-    private static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow >= deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return true;
-    }
 
     private static async Task<Dictionary<string, EmulatorStoredEvent>> StoredEventsAsync(MpmEmulator emulator)
     {

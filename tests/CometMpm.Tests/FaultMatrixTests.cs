@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using CometMpm.Diagnostics;
 using CometMpm.Emulator;
 using CometMpm.Tests.Infrastructure;
 using Xunit.Abstractions;
 using static CometMpm.Tests.Infrastructure.TestClient;
+using static CometMpm.Tests.Infrastructure.TestHelpers;
 
 namespace CometMpm.Tests;
 
@@ -582,27 +582,6 @@ public sealed class FaultMatrixTests : IDisposable
         return new Outcome(read, end, stored, preexisting);
     }
 
-    private static async Task<HashSet<string>> StoredIdsAsync(MpmEmulator emulator)
-    {
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        long? after = null;
-        while (true)
-        {
-            var page = await emulator.Client.GetEventsAsync(limit: 10_000, after: after);
-            foreach (var e in page.Events)
-            {
-                ids.Add(e.PredictionId.GetString()!);
-            }
-
-            if (!page.HasMore)
-            {
-                return ids;
-            }
-
-            after = page.NextCursor;
-        }
-    }
-
     private static void AssertAccounted(LedgerSnapshot ledger, string when, long preexisting = 0) =>
         Assert.True(ledger.Unaccounted + preexisting == 0, $"DEFECT: {ledger.Unaccounted + preexisting} events unaccounted {when}: {ledger}");
 
@@ -651,24 +630,6 @@ public sealed class FaultMatrixTests : IDisposable
     {
         var parts = line.Split(' ');
         return (int.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture));
-    }
-
-    private static string OutboxName(long ticks, int count) =>
-        string.Create(CultureInfo.InvariantCulture, $"{ticks:D19}-{count:D7}-{Guid.NewGuid():N}.events.json");
-
-    /// <summary>A batch body as the library writes it, for the model the test client logs to.</summary>
-    private static string EventsBody(string prefix, int count)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var body = new StringBuilder("""{"data":[""");
-        for (var i = 0; i < count; i++)
-        {
-            body.Append(i == 0 ? "" : ",")
-                .Append("""{"modelName":"fraud-detector","modelVersion":"2.3.0","workspaceName":"payments","predictionId":""")
-                .Append(CultureInfo.InvariantCulture, $"\"{prefix}-{i}\",\"timestamp\":{now},\"features\":{{\"i\":{i}}}}}");
-        }
-
-        return body.Append("]}").ToString();
     }
 
     private static int SplittingDeliveryBudget(int count) => (4 * (int)Math.Ceiling(Math.Log2(Math.Max(count, 2)))) + 4;

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Xunit.Abstractions;
 using static CometMpm.Tests.Infrastructure.TestClient;
+using static CometMpm.Tests.Infrastructure.TestHelpers;
 
 namespace CometMpm.Tests;
 
@@ -53,27 +54,6 @@ public sealed class ReliabilityTests : IDisposable
         }
 
         return seen;
-    }
-
-    private static async Task<HashSet<string>> StoredIdsAsync(MpmEmulator emulator)
-    {
-        var ids = new HashSet<string>();
-        long? after = null;
-        while (true)
-        {
-            var page = await emulator.Client.GetEventsAsync(limit: 10_000, after: after);
-            foreach (var e in page.Events)
-            {
-                ids.Add(e.PredictionId.GetString()!);
-            }
-
-            if (!page.HasMore)
-            {
-                return ids;
-            }
-
-            after = page.NextCursor;
-        }
     }
 
     [Fact]
