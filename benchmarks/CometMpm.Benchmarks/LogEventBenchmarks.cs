@@ -15,8 +15,9 @@ namespace CometMpm.Benchmarks;
 /// same record through the OpenTelemetry .NET logs pipeline (<see cref="ILogger"/> + batch log record export processor
 /// + OTLP/HTTP exporter to a loopback server), the baseline of each category.
 /// <para>
-/// CometMpm: a real <see cref="CometMpmClient"/> whose background sender never starts (its start-up ping never answers);
-/// each iteration's queued events are drained in the iteration cleanup, as in <see cref="CaptureBenchmarks"/>. The
+/// CometMpm: a real <see cref="CometMpmClient"/> whose background sender sends nothing (its start-up ping never answers:
+/// the worker holds at most one batch waiting for it); each iteration's queued events are drained in the iteration
+/// cleanup, as in <see cref="CaptureBenchmarks"/>. The
 /// "sender running" case uses a second client that really delivers to the loopback sink while the benchmark runs.
 /// OpenTelemetry: the exporter really exports, on its own thread, to a Kestrel server on 127.0.0.1 that answers 200; its
 /// queue is large enough for a whole iteration (no record is dropped, which would be cheaper). The baseline pipeline
