@@ -4,7 +4,9 @@
 #     XML docs; each .snupkg has a PDB whose SourceLink points at the repository;
 #  2. a fresh web project in a temp dir (NuGet.config: the local folder plus the usual sources) references the three
 #     libraries, restores them from that folder and builds with warnings as errors;
-#  3. the two tools install from that folder: comet-mpm-emulator starts, and comet-mpm ping reaches it.
+#  3. the two tools install from that folder: comet-mpm-emulator starts, and comet-mpm ping reaches it;
+#  4. the README's minimal Program.cs, copied verbatim into another fresh project, builds, starts, captures a prediction
+#     into that emulator, takes a label and answers /health.
 # Usage: tests/packaging/check-packages.sh   (CI runs it through .ci/run, after the solution's build and tests)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -170,4 +172,59 @@ done
 COMET_API_KEY=check COMET_URL_OVERRIDE="$root" "$work/tools/comet-mpm" ping >"$work/ping.log" 2>&1 \
   || { cat "$work/ping.log"; fail "comet-mpm ping against the installed emulator failed"; }
 echo "check-packages: comet-mpm-emulator and comet-mpm installed from artifacts/packages; comet-mpm ping reached the emulator at $root"
+
+# 4. The README's minimal Program.cs, copied verbatim into a fresh project (next to the user's own Iris types), builds
+#    against the packages, starts, captures a prediction into the installed emulator and answers /health.
+readme_app="$work/readme-app"
+mkdir -p "$readme_app"
+cp "$work/NuGet.config" "$readme_app/NuGet.config"
+sed -e 's/PackageConsumer/ReadmeApp/' -e '/CometMpm.DataAnalysis/d' "$app/PackageConsumer.csproj" >"$readme_app/ReadmeApp.csproj"
+awk '/^## A minimal Program.cs/{section=1} section && /^```csharp/{copy=1; next} copy && /^```/{exit} copy' README.md >"$readme_app/Program.cs"
+grep -q 'AddCometMpm()' "$readme_app/Program.cs" || fail "could not extract the README's Program.cs"
+sed -i '1i using CometMpm.AspNetCore;' "$readme_app/Program.cs"
+cat >"$readme_app/Iris.cs" <<'CS'
+using System.Text.Json.Serialization;
+
+internal sealed record Iris(
+    [property: JsonPropertyName("sepal_length")] float SepalLength,
+    [property: JsonPropertyName("sepal_width")] float SepalWidth,
+    [property: JsonPropertyName("petal_length")] float PetalLength,
+    [property: JsonPropertyName("petal_width")] float PetalWidth);
+
+internal sealed record IrisPrediction(string Species, float Probability);
+
+internal sealed class IrisModel
+{
+    public IrisPrediction Predict(Iris input) => new(input.PetalLength < 2.5f ? "setosa" : "versicolor", 0.97f);
+}
+CS
+(cd "$readme_app" && dotnet build --nologo -v quiet >"$work/readme-app.log" 2>&1) || { cat "$work/readme-app.log"; fail "the README's Program.cs does not build in a fresh project"; }
+(cd "$readme_app" && COMET_API_KEY=check COMET_URL_OVERRIDE="$root" COMET_MPM_WORKSPACE_NAME=readme COMET_MPM_MODEL_NAME=iris \
+  COMET_MPM_MODEL_VERSION=1 COMET_MPM_MAX_BATCH_TIME=1 ASPNETCORE_URLS=http://127.0.0.1:0 exec dotnet bin/Debug/net10.0/ReadmeApp.dll >"$work/readme-run.log" 2>&1) &
+readme_pid=$!
+readme_url=""
+for _ in $(seq 1 150); do
+  readme_url="$(sed -n 's/.*Now listening on: \(http:[^ ]*\).*/\1/p' "$work/readme-run.log" | head -n 1)"
+  [ -n "$readme_url" ] && break
+  kill -0 "$readme_pid" 2>/dev/null || { cat "$work/readme-run.log"; fail "the README's app exited"; }
+  sleep 0.2
+done
+[ -n "$readme_url" ] || { cat "$work/readme-run.log"; fail "the README's app did not say where it listens"; }
+health="$(curl -s -o /dev/null -w '%{http_code}' "$readme_url/health")"
+id="$(curl -s -D - -o /dev/null -X POST "$readme_url/predict" -H 'Content-Type: application/json' \
+  -d '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}' | tr -d '\r' | awk -F': ' 'tolower($1)=="x-prediction-id"{print $2}')"
+label="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$readme_url/predictions/$id/labels" -H 'Content-Type: application/json' -d '{"species":"setosa"}')"
+stored=""
+for _ in $(seq 1 50); do
+  stored="$(curl -s "$root/api/emulator/models" | grep -o '"model":"iris"[^}]*"predictions":[0-9]*' | grep -o '[0-9]*$' | head -n 1 || true)"
+  [ "${stored:-0}" -ge 1 ] && break
+  sleep 0.2
+done
+kill "$readme_pid" 2>/dev/null || true
+wait "$readme_pid" 2>/dev/null || true
+[ "$health" = "200" ] || { cat "$work/readme-run.log"; fail "the README's app answered /health with $health"; }
+[ -n "$id" ] || { cat "$work/readme-run.log"; fail "the README's app returned no X-Prediction-Id"; }
+[ "$label" = "202" ] || { cat "$work/readme-run.log"; fail "the README's labels endpoint answered $label"; }
+[ "${stored:-0}" -ge 1 ] || { cat "$work/readme-run.log"; fail "the emulator stored no prediction from the README's app"; }
+echo "check-packages: the README's Program.cs built and ran in a fresh project: /health 200, prediction $id captured into the emulator, label 202"
 echo "check-packages: OK"
