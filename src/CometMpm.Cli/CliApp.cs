@@ -223,9 +223,15 @@ internal static class CliApp
             return LogResult.Rejected(LogStatus.InvalidInput, record.Error);
         }
 
-        return labels
-            ? mpm.LogLabel(record.PredictionId!, record.Labels, record.Timestamp)
-            : mpm.LogEvent(record.PredictionId!, record.Features, record.Prediction, record.Labels, record.Timestamp);
+        if (labels)
+        {
+            return record.PredictionId is null
+                ? LogResult.Rejected(LogStatus.InvalidInput, "predictionId (a string or number) is missing: a label needs the id of its prediction.")
+                : mpm.LogLabel(record.PredictionId, record.Labels, record.Timestamp);
+        }
+
+        // As the CSV format documents (and the server does for uploads): a prediction without an id gets a new UUID.
+        return mpm.LogEvent(record.PredictionId ?? Guid.CreateVersion7().ToString(), record.Features, record.Prediction, record.Labels, record.Timestamp);
     }
 
     private static string RequireFile(CliArguments args, string command)

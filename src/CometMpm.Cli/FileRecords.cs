@@ -98,7 +98,7 @@ internal static class FileRecords
                 }
             }
 
-            error ??= id is null ? "predictionId is missing." : null;
+            // A missing predictionId is the caller's to decide: generated for a prediction, refused for a label.
             yield return new FileRecord(start, id, labels ? null : features, labels ? null : prediction, labelMap, timestamp, error);
         }
     }
@@ -140,9 +140,9 @@ internal static class FileRecords
             DateTimeOffset? timestamp = null;
             if (root.TryGetProperty("timestamp", out var ts) && ts.ValueKind != JsonValueKind.Null)
             {
-                if (!ts.TryGetInt64(out var ms) || ms is < -62_135_596_800_000 or > 253_402_300_799_999)
+                if (ts.ValueKind != JsonValueKind.Number || !ts.TryGetInt64(out var ms) || ms is < -62_135_596_800_000 or > 253_402_300_799_999)
                 {
-                    return new FileRecord(line, id, null, null, null, null, "timestamp must be a whole number of milliseconds since the Unix epoch.");
+                    return new FileRecord(line, id, null, null, null, null, $"timestamp {ts.GetRawText()} is not a whole number of milliseconds since the Unix epoch (e.g. 1713006600001).");
                 }
 
                 timestamp = DateTimeOffset.FromUnixTimeMilliseconds(ms);
@@ -155,7 +155,7 @@ internal static class FileRecords
                 Map(root, "prediction"),
                 Map(root, "labels"),
                 timestamp,
-                id is null ? "predictionId (a string or number) is missing." : null);
+                null);
         }
         catch (JsonException ex)
         {

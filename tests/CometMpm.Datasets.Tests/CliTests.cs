@@ -89,6 +89,28 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Log_JsonLinesWithABadTimestampAndAMissingId_ReportsTheLine_GeneratesTheId_AndSendsTheRest()
+    {
+        var file = SampleData.WriteTemp(
+            """
+            {"predictionId":"ok-1","timestamp":1713006000001,"features":{"a":1}}
+            {"predictionId":"bad-ts","timestamp":"yesterday","features":{"a":2}}
+            {"features":{"a":3}}
+            """,
+            "events.jsonl");
+
+        var run = await CliRunner.RunAsync(Environment(), "log", file);
+
+        Assert.Equal(1, run.ExitCode); // one line rejected, not a crash (was: unhandled InvalidOperationException, exit 134)
+        Assert.Contains("line 2: timestamp \"yesterday\" is not a whole number of milliseconds", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("2 predictions sent, 1 rejected", run.Stdout, StringComparison.Ordinal);
+        var ids = _server.Events.Select(e => e.GetProperty("predictionId").GetString()!).ToList();
+        Assert.Equal(2, ids.Count);
+        Assert.Contains("ok-1", ids);
+        Assert.True(Guid.TryParse(ids.Single(id => id != "ok-1"), out _), $"a generated id is a UUID: {string.Join(", ", ids)}");
+    }
+
+    [Fact]
     public async Task Ping_MissingKey_ExitsTwoNamingTheVariable()
     {
         var environment = Environment();
