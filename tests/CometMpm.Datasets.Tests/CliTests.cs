@@ -149,6 +149,19 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ping_ClosedPortWhileRetrying_SaysConnectionRefused_NotNoAnswer()
+    {
+        var environment = Environment();
+        environment["COMET_URL_OVERRIDE"] = "http://127.0.0.1:1/";
+
+        var ping = await CliRunner.RunAsync(environment, "ping"); // default retries: it is still retrying when the ping timeout ends
+
+        Assert.Equal(1, ping.ExitCode);
+        Assert.Contains("ConnectionError", ping.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("no answer within", ping.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UnknownCommand_ExitsTwoWithUsage()
     {
         var run = await CliRunner.RunAsync(Environment(), "fly");

@@ -63,7 +63,7 @@ internal sealed class StartupCheck(MpmTransport transport, CometMpmOptions optio
         timeout.CancelAfter(options.PingTimeout);
         var result = await transport.PingAsync(timeout.Token).ConfigureAwait(false);
         return result.Cancelled && !cancellationToken.IsCancellationRequested
-            ? new TransportResult(0, $"no answer within {options.PingTimeout}")
+            ? new TransportResult(0, result.LastError is { } last ? $"{last} (retried for {options.PingTimeout})" : $"no answer within {options.PingTimeout}")
             : result;
     }
 

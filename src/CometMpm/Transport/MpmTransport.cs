@@ -95,7 +95,7 @@ internal sealed partial class MpmTransport
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return new TransportResult(0, "cancelled before the request completed", Cancelled: true);
+            return new TransportResult(0, "cancelled before the request completed", Cancelled: true, LastError: state.LastError);
         }
         catch (TimeoutRejectedException ex)
         {
@@ -276,6 +276,9 @@ internal sealed partial class MpmTransport
     {
         public Uri Uri => uri;
 
+        /// <summary>How the last attempt failed to connect, when one did (a cancelled call then says why it kept retrying).</summary>
+        public string? LastError { get; private set; }
+
         public async ValueTask<HttpResponseMessage> SendOnceAsync(CancellationToken cancellationToken)
         {
             using var request = new HttpRequestMessage(method, uri);
@@ -287,7 +290,15 @@ internal sealed partial class MpmTransport
                 request.Content.Headers.ContentType = JsonContentType;
             }
 
-            return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex)
+            {
+                LastError = $"{ex.HttpRequestError}: {ex.Message}";
+                throw;
+            }
         }
     }
 }

@@ -5,7 +5,8 @@ namespace CometMpm.Transport;
 /// <param name="Detail">The server's message (first 1 KB of the body) or the transport error; never the API key.</param>
 /// <param name="Cancelled">True when the caller cancelled (for example the end timeout ran out).</param>
 /// <param name="NotMpm">True when a 2xx evidently did not come from the MPM backend (an HTML page, a followed redirect).</param>
-internal readonly record struct TransportResult(int StatusCode, string Detail, bool Cancelled = false, bool NotMpm = false)
+/// <param name="LastError">When cancelled while retrying: how the last attempt failed (connection refused, ...).</param>
+internal readonly record struct TransportResult(int StatusCode, string Detail, bool Cancelled = false, bool NotMpm = false, string? LastError = null)
 {
     public bool IsSuccess => StatusCode is >= 200 and < 300 && !NotMpm;
 
