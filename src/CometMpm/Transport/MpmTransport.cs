@@ -25,8 +25,8 @@ internal sealed partial class MpmTransport
     internal const string PingPath = "isAlive/ping";
     private const int MaxDetailBytes = 1024;
 
-    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
-    private static readonly ProductInfoHeaderValue UserAgent = new("CometMpm.NET", typeof(MpmTransport).Assembly.GetName().Version?.ToString(3) ?? "0");
+    internal static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    internal static readonly ProductInfoHeaderValue UserAgent = new("CometMpm.NET", typeof(MpmTransport).Assembly.GetName().Version?.ToString(3) ?? "0");
 
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly string _apiKey;
@@ -83,7 +83,7 @@ internal sealed partial class MpmTransport
         ReadOnlyMemory<byte>? body,
         CancellationToken cancellationToken)
     {
-        var state = new AttemptState(_httpClientFactory.CreateClient(CometMpmOptions.HttpClientName), method, Address.Resolve(relativePath), _apiKey, body);
+        var state = new TransportAttempt(_httpClientFactory.CreateClient(CometMpmOptions.HttpClientName), method, Address.Resolve(relativePath), _apiKey, body);
         try
         {
             await WaitWhilePausedAsync(cancellationToken).ConfigureAwait(false);
@@ -270,35 +270,5 @@ internal sealed partial class MpmTransport
         }
 
         return delay.Value < TimeSpan.Zero ? TimeSpan.Zero : delay.Value > max ? max : delay.Value;
-    }
-
-    private sealed class AttemptState(HttpClient client, HttpMethod method, Uri uri, string apiKey, ReadOnlyMemory<byte>? body)
-    {
-        public Uri Uri => uri;
-
-        /// <summary>How the last attempt failed to connect, when one did (a cancelled call then says why it kept retrying).</summary>
-        public string? LastError { get; private set; }
-
-        public async ValueTask<HttpResponseMessage> SendOnceAsync(CancellationToken cancellationToken)
-        {
-            using var request = new HttpRequestMessage(method, uri);
-            request.Headers.TryAddWithoutValidation("Authorization", apiKey);
-            request.Headers.UserAgent.Add(UserAgent);
-            if (body is { } content)
-            {
-                request.Content = new ReadOnlyMemoryContent(content);
-                request.Content.Headers.ContentType = JsonContentType;
-            }
-
-            try
-            {
-                return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            }
-            catch (HttpRequestException ex)
-            {
-                LastError = $"{ex.HttpRequestError}: {ex.Message}";
-                throw;
-            }
-        }
     }
 }
