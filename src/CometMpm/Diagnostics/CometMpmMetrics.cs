@@ -39,7 +39,7 @@ internal sealed class CometMpmMetrics
         meter.CreateObservableGauge("cometmpm.outbox.events", () => Sum(s => s.Events()), "{event}", "Events waiting in the outbox.");
     }
 
-    public void Enqueued(int count = 1) => _enqueued.Add(count);
+    public void Enqueued() => _enqueued.Add(1);
 
     public void Sent(int count) => _sent.Add(count);
 

@@ -36,19 +36,14 @@ internal sealed class SettlementLedger(CometMpmMetrics metrics, TimeProvider tim
     /// <summary>When an event was last dropped; 0 when never.</summary>
     public long LastDropTimestamp => Interlocked.Read(ref _lastDropTimestamp);
 
-    /// <summary>An event is being accepted (counted before it is queued, so settled never runs ahead of accepted).</summary>
-    public void Accept()
-    {
-        Interlocked.Increment(ref _accepted);
-        metrics.Enqueued();
-    }
+    /// <summary>An event is being accepted: counted before it is queued, so settled never runs ahead of accepted.</summary>
+    public void BeginAccept() => Interlocked.Increment(ref _accepted);
 
     /// <summary>The queue refused the event after all: it was never accepted.</summary>
-    public void Unaccept()
-    {
-        Interlocked.Decrement(ref _accepted);
-        metrics.Enqueued(-1);
-    }
+    public void CancelAccept() => Interlocked.Decrement(ref _accepted);
+
+    /// <summary>The event is queued: the enqueued counter moves only now (a counter never goes back).</summary>
+    public void CompleteAccept() => metrics.Enqueued();
 
     public void Delivered(int count)
     {

@@ -122,15 +122,17 @@ internal sealed class EventQueue
     {
         var size = mpmEvent.ApproximateBytes;
         var after = Interlocked.Add(ref _bytes, size);
-        _ledger.Accept(); // before the write: the worker may settle the event before this method returns
+        _ledger.BeginAccept(); // before the write: the worker may settle the event before this method returns
 
         // A single event larger than the byte bound is still taken when the queue is empty.
         if ((after > _maxBytes && after != size) || !_channel.Writer.TryWrite(mpmEvent))
         {
             Interlocked.Add(ref _bytes, -size);
-            _ledger.Unaccept();
+            _ledger.CancelAccept();
             return false;
         }
+
+        _ledger.CompleteAccept();
 
         if (Interlocked.Increment(ref _count) >= Volatile.Read(ref _wakeAt) && Interlocked.Exchange(ref _wakeAt, int.MaxValue) != int.MaxValue)
         {
