@@ -652,23 +652,7 @@ public sealed class DeliveryAttackTests : IDisposable
 
     // ------------------------------------------------------------------ helpers
 
-    private static Dictionary<string, string?> FastFailure() => new()
-    {
-        ["CometMpm:MaxRetryAttempts"] = "1",
-        ["CometMpm:RetryBaseDelay"] = "00:00:00.010",
-        ["CometMpm:EndTimeout"] = "00:00:02",
-    };
-
-    private Dictionary<string, string?> OutboxSettings(Uri server) => new(Settings(server))
-    {
-        ["CometMpm:Outbox:Directory"] = _outbox,
-        ["CometMpm:Outbox:SpillInterval"] = "00:00:00.200",
-        ["CometMpm:MaxRetryAttempts"] = "1",
-        ["CometMpm:PingTimeout"] = "00:00:01",
-        ["CometMpm:CircuitBreakDuration"] = "00:00:00.500",
-        ["CometMpm:EndTimeout"] = "00:00:02",
-        ["CometMpm:MaxBatchSize"] = "10",
-    };
+    private Dictionary<string, string?> OutboxSettings(Uri server) => TestHelpers.OutboxSettings(server, _outbox);
 
     /// <summary>A host like <see cref="TestClient"/>'s, with extra services or logging (a handler in the HTTP client, a logging provider).</summary>
     private static async Task<IHost> StartHostAsync(Dictionary<string, string?> settings, Action<IServiceCollection>? services = null, Action<ILoggingBuilder>? logging = null)

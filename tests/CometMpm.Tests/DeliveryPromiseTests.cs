@@ -521,24 +521,7 @@ public sealed class DeliveryPromiseTests : IDisposable
         return true;
     }
 
-    private static Dictionary<string, string?> FastFailure() => new()
-    {
-        ["CometMpm:MaxRetryAttempts"] = "1",
-        ["CometMpm:RetryBaseDelay"] = "00:00:00.010",
-        ["CometMpm:EndTimeout"] = "00:00:02",
-    };
-
-    private Dictionary<string, string?> OutboxSettings(Uri server) => new(Settings(server))
-    {
-        ["CometMpm:Outbox:Directory"] = _outbox,
-        ["CometMpm:Outbox:SpillInterval"] = "00:00:00.200",
-        ["CometMpm:MaxRetryAttempts"] = "1",
-        ["CometMpm:RetryBaseDelay"] = "00:00:00.010",
-        ["CometMpm:PingTimeout"] = "00:00:01",
-        ["CometMpm:CircuitBreakDuration"] = "00:00:00.500",
-        ["CometMpm:EndTimeout"] = "00:00:02",
-        ["CometMpm:MaxBatchSize"] = "10",
-    };
+    private Dictionary<string, string?> OutboxSettings(Uri server) => TestHelpers.OutboxSettings(server, _outbox);
 
     /// <summary>A previous client, against a dead port, leaves <paramref name="count"/> events in the outbox.</summary>
     private async Task SpillAsync(int count, string prefix)

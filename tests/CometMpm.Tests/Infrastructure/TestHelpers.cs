@@ -7,6 +7,26 @@ namespace CometMpm.Tests.Infrastructure;
 /// <summary>Waiting with a bound, outbox files as the library names and writes them, and the ids the emulator stored.</summary>
 public static class TestHelpers
 {
+    /// <summary>Give up fast: one retry 10 ms apart, a 2 s end.</summary>
+    public static Dictionary<string, string?> FastFailure() => new()
+    {
+        ["CometMpm:MaxRetryAttempts"] = "1",
+        ["CometMpm:RetryBaseDelay"] = "00:00:00.010",
+        ["CometMpm:EndTimeout"] = "00:00:02",
+    };
+
+    /// <summary>A client on <paramref name="server"/> with an outbox in <paramref name="outbox"/> and short timings, batches of 10.</summary>
+    public static Dictionary<string, string?> OutboxSettings(Uri server, string outbox) => new(TestClient.Settings(server))
+    {
+        ["CometMpm:Outbox:Directory"] = outbox,
+        ["CometMpm:Outbox:SpillInterval"] = "00:00:00.200",
+        ["CometMpm:MaxRetryAttempts"] = "1",
+        ["CometMpm:PingTimeout"] = "00:00:01",
+        ["CometMpm:CircuitBreakDuration"] = "00:00:00.500",
+        ["CometMpm:EndTimeout"] = "00:00:02",
+        ["CometMpm:MaxBatchSize"] = "10",
+    };
+
     /// <summary>The task's result, or null when it did not finish within <paramref name="seconds"/> (a hang is a failure, not a stuck test).</summary>
     public static async Task<bool?> TryWithin(Task<bool> task, int seconds)
     {
