@@ -30,9 +30,6 @@ internal sealed class SettlementLedger(CometMpmMetrics metrics, TimeProvider tim
     /// <summary>Accepted events that were not delivered straight away (spilled to the outbox or dropped).</summary>
     public long NotDelivered => Interlocked.Read(ref _spilled) + Interlocked.Read(ref _droppedLive);
 
-    /// <summary>Accepted events dropped straight away (not through the outbox).</summary>
-    public long DroppedLive => Interlocked.Read(ref _droppedLive);
-
     /// <summary>When an event was last dropped; 0 when never.</summary>
     public long LastDropTimestamp => Interlocked.Read(ref _lastDropTimestamp);
 
