@@ -1,4 +1,4 @@
-using System.ComponentModel.DataAnnotations;
+using CometMpm.Configuration;
 
 namespace CometMpm;
 
@@ -46,18 +46,21 @@ public sealed class CometMpmOptions
 
     /// <summary>The largest number of events (predictions and labels together) in one batch
     /// (<c>COMET_MPM_MAX_BATCH_SIZE</c>, alias <c>MPM_MAX_BATCH_SIZE</c>). Default 1000.</summary>
-    [Range(1, 100_000)]
+    [SettingRange(1, 100_000, EnvironmentVariable = "COMET_MPM_MAX_BATCH_SIZE")]
     public int MaxBatchSize { get; set; } = 1000;
 
     /// <summary>The longest time an event waits in an unfilled batch before the batch is sent
     /// (<c>COMET_MPM_MAX_BATCH_TIME</c> in seconds, alias <c>MPM_MAX_BATCH_TIME</c>). Default 60 s.</summary>
+    [SettingRange("00:00:00.001", "1.00:00:00", EnvironmentVariable = "COMET_MPM_MAX_BATCH_TIME")]
     public TimeSpan MaxBatchTime { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long ending the client (or stopping the host) may spend sending what is still queued
     /// (<c>COMET_MPM_JOIN_TIMEOUT</c> in seconds). Default 30 s.</summary>
+    [SettingRange("00:00:00", "01:00:00", EnvironmentVariable = "COMET_MPM_JOIN_TIMEOUT")]
     public TimeSpan EndTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The timeout of one HTTP attempt (<c>COMET_MPM_BATCH_SENDING_TIMEOUT</c> in seconds). Default 300 s.</summary>
+    [SettingRange("00:00:00.001", "01:00:00", EnvironmentVariable = "COMET_MPM_BATCH_SENDING_TIMEOUT")]
     public TimeSpan BatchSendingTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
     /// <summary>When true a failed start-up health check fails application start
@@ -66,49 +69,56 @@ public sealed class CometMpmOptions
     public bool RaiseOnErrorDuringInit { get; set; }
 
     /// <summary>The longest time the start-up health check (<c>GET /mpm/isAlive/ping</c>) may take. Default 5 s.</summary>
+    [SettingRange("00:00:00.001", "00:05:00")]
     public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The size of the pieces a large CSV upload is cut into, in MiB (<c>COMET_MPM_CSV_CHUNK_SIZE_MB</c>). Default 100.</summary>
-    [Range(1, 10_000)]
+    [SettingRange(1, 10_000, EnvironmentVariable = "COMET_MPM_CSV_CHUNK_SIZE_MB")]
     public int CsvChunkSizeMb { get; set; } = 100;
 
     /// <summary>The number of events the in-memory queue holds before <see cref="FullQueuePolicy"/> applies. Default 100,000.</summary>
-    [Range(1, 10_000_000)]
+    [SettingRange(1, 10_000_000)]
     public int QueueCapacity { get; set; } = 100_000;
 
     /// <summary>The approximate memory the queued events may take, in bytes, before <see cref="FullQueuePolicy"/> applies
     /// (large feature vectors make a count-only bound unsafe). Default 64 MiB.</summary>
-    [Range(1024, long.MaxValue)]
+    [SettingRange(1024, long.MaxValue)]
     public long MaxQueueBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>What happens to an event logged while the queue is full. Default <see cref="CometMpm.FullQueuePolicy.DropNewest"/>.</summary>
     public FullQueuePolicy FullQueuePolicy { get; set; } = FullQueuePolicy.DropNewest;
 
     /// <summary>With <see cref="CometMpm.FullQueuePolicy.Wait"/>: how long a logging call may wait for space. Default 1 s.</summary>
+    [SettingRange("00:00:00", "00:10:00")]
     public TimeSpan FullQueueWaitTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The largest request body; a bigger batch is split before it is sent (and a 413 splits it too). Default 8 MiB.</summary>
-    [Range(1024, int.MaxValue)]
+    [SettingRange(1024, int.MaxValue)]
     public int MaxRequestBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>How many batches in a row may fail (after their retries) before the circuit opens and sending pauses. Default 3.</summary>
-    [Range(1, 1000)]
+    [SettingRange(1, 1000)]
     public int CircuitBreakerFailureThreshold { get; set; } = 3;
 
     /// <summary>How long sending pauses once the circuit is open, before one batch probes the backend. Default 30 s.</summary>
+    [SettingRange("00:00:00.001", "01:00:00")]
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The durable outbox on disk (opt-in): batches that cannot be delivered are kept there and replayed.</summary>
+#pragma warning disable SYSLIB1212 // The outbox's annotations are evaluated by their own validator, which names them Outbox:….
     public CometMpmOutboxOptions Outbox { get; set; } = new();
+#pragma warning restore SYSLIB1212
 
     /// <summary>How many times a failed batch request is retried (on 408, 429, 5xx, timeouts and connection errors). Default 5.</summary>
-    [Range(0, 100)]
+    [SettingRange(0, 100)]
     public int MaxRetryAttempts { get; set; } = 5;
 
     /// <summary>The first retry delay; later ones grow exponentially, with jitter, up to <see cref="RetryMaxDelay"/>. Default 1 s.</summary>
+    [SettingRange("00:00:00", "00:10:00")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The longest delay between two attempts, including one asked for by <c>Retry-After</c>. Default 60 s.</summary>
+    [SettingRange("00:00:00", "01:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>When true, invalid input makes the logging call throw <see cref="ArgumentException"/> instead of
@@ -142,13 +152,15 @@ public sealed class CometMpmOutboxOptions
     public string? Directory { get; set; }
 
     /// <summary>The most the outbox may hold, in bytes; past it the oldest files are dropped and counted (<c>outbox_full</c>). Default 1 GiB.</summary>
-    [Range(1024, long.MaxValue)]
+    [SettingRange(1024, long.MaxValue)]
     public long MaxBytes { get; set; } = 1024L * 1024 * 1024;
 
     /// <summary>How long a batch may wait in the outbox; older ones are dropped and counted (<c>outbox_expired</c>). Default 7 days.</summary>
+    [SettingRange("00:00:01", "365.00:00:00")]
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>While the backend is down, how long events may wait in memory before they are written to the outbox
     /// (this bounds what a crash during an outage can lose). Default 1 s.</summary>
+    [SettingRange("00:00:00.001", "01:00:00")]
     public TimeSpan SpillInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -255,6 +255,59 @@ public sealed class EnvironmentVariableTests
         Assert.DoesNotContain(".;", ex.Message, StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string> BoundedSettings()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var (prefix, type) in new[] { ("", typeof(CometMpmOptions)), ("Outbox:", typeof(CometMpmOutboxOptions)) })
+        {
+            foreach (var property in type.GetProperties().Where(p => p.PropertyType == typeof(int) || p.PropertyType == typeof(long) || p.PropertyType == typeof(TimeSpan)))
+            {
+                // Every lower bound is zero or more: -1 (or minus one second) is below each of them.
+                data.Add(prefix + property.Name, property.PropertyType == typeof(TimeSpan) ? "-00:00:01" : "-1");
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BoundedSettings))]
+    public async Task EveryNumberOrDurationSetting_HasABound_AndAValueOutsideItFailsStartNamingTheKey(string key, string value)
+    {
+        var type = key.StartsWith("Outbox:", StringComparison.Ordinal) ? typeof(CometMpmOutboxOptions) : typeof(CometMpmOptions);
+        var property = type.GetProperty(key.Split(':')[^1])!;
+        Assert.True(
+            property.GetCustomAttributes(inherit: false).Count(a => a.GetType().Name == "SettingRangeAttribute") == 1,
+            $"{key} has no [SettingRange]: its bounds are not stated where the generated validator evaluates them");
+        var settings = Settings(new Uri("http://127.0.0.1:1/"));
+        settings["CometMpm:" + key] = value;
+        settings["CometMpm:Outbox:Directory"] = key.StartsWith("Outbox:", StringComparison.Ordinal) ? Path.Combine(Path.GetTempPath(), "never-created-" + Guid.NewGuid().ToString("N")) : null;
+        await using var client = await StartAsync(settings, start: false);
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => client.Host.StartAsync());
+
+        Assert.Contains($"CometMpm:{key} is -", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("but must be", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EndTimeout_LongerThanTheHostsShutdownTimeout_FailsStartNamingBoth()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        var settings = Settings(new Uri("http://127.0.0.1:1/"));
+        settings["CometMpm:EndTimeout"] = "00:00:20";
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddCometMpm();
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("CometMpm:EndTimeout (00:00:20) is longer than the host's shutdown timeout (00:00:10)", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("COMET_MPM_JOIN_TIMEOUT", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("ShutdownTimeout", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task DurationAsABareNumber_FailsWithAHintThatItIsDays()
     {

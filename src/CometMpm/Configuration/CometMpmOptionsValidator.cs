@@ -1,13 +1,19 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace CometMpm.Configuration;
 
 /// <summary>
-/// Validates the options at start. Every message names the configuration key, the environment
-/// variable and the fix; none repeats the API key.
+/// Validates the options at start: values the environment could not supply, the bounds annotated on each setting (through
+/// the generated validators) and the rules that span several settings or the host. Every message names the configuration
+/// key, the environment variable and the fix; none repeats the API key.
 /// </summary>
-internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErrors) : IValidateOptions<CometMpmOptions>
+internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErrors, IServiceProvider? services = null) : IValidateOptions<CometMpmOptions>
 {
+    private static readonly CometMpmOptionsAnnotations AnnotationsValidator = new();
+    private static readonly CometMpmOutboxOptionsAnnotations OutboxAnnotationsValidator = new();
+
     public ValidateOptionsResult Validate(string? name, CometMpmOptions options)
     {
         var section = CometMpmConfigureOptions.SectionFor(name);
@@ -34,31 +40,20 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
             failures.Add($"{section}:UrlOverride must be an absolute http(s) URL such as https://www.comet.com/.");
         }
 
-        Range(options.MaxBatchSize, 1, 100_000, "MaxBatchSize", "COMET_MPM_MAX_BATCH_SIZE");
-        Range(options.QueueCapacity, 1, 10_000_000, "QueueCapacity", null);
-        Range(options.CsvChunkSizeMb, 1, 10_000, "CsvChunkSizeMb", "COMET_MPM_CSV_CHUNK_SIZE_MB");
-        Range(options.MaxRetryAttempts, 0, 100, "MaxRetryAttempts", null);
-        Duration(options.MaxBatchTime, TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(1), "MaxBatchTime", "COMET_MPM_MAX_BATCH_TIME");
-        Duration(options.EndTimeout, TimeSpan.Zero, TimeSpan.FromHours(1), "EndTimeout", "COMET_MPM_JOIN_TIMEOUT");
-        Duration(options.BatchSendingTimeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), "BatchSendingTimeout", "COMET_MPM_BATCH_SENDING_TIMEOUT");
-        Duration(options.PingTimeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(5), "PingTimeout", null);
-        Duration(options.RetryBaseDelay, TimeSpan.Zero, TimeSpan.FromMinutes(10), "RetryBaseDelay", null);
-        Duration(options.RetryMaxDelay, TimeSpan.Zero, TimeSpan.FromHours(1), "RetryMaxDelay", null);
+        // The bounds of each setting are annotations on the options, evaluated by the generated validators.
+        failures.AddRange(Prefixed(AnnotationsValidator.Validate(name, options), section + ":"));
+        if (options.Outbox is not null)
+        {
+            failures.AddRange(Prefixed(OutboxAnnotationsValidator.Validate(name, options.Outbox), section + ":Outbox:"));
+        }
+
         if (!Enum.IsDefined(options.FullQueuePolicy))
         {
             failures.Add($"{section}:FullQueuePolicy must be DropNewest, DropOldest or Wait.");
         }
 
-        LongRange(options.MaxQueueBytes, 1024, long.MaxValue, "MaxQueueBytes");
-        Range(options.MaxRequestBytes, 1024, int.MaxValue, "MaxRequestBytes", null);
-        Range(options.CircuitBreakerFailureThreshold, 1, 1000, "CircuitBreakerFailureThreshold", null);
-        Duration(options.FullQueueWaitTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(10), "FullQueueWaitTimeout", null);
-        Duration(options.CircuitBreakDuration, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), "CircuitBreakDuration", null);
         if (options.Outbox is { } outbox)
         {
-            LongRange(outbox.MaxBytes, 1024, long.MaxValue, "Outbox:MaxBytes");
-            Duration(outbox.MaxAge, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365), "Outbox:MaxAge", null);
-            Duration(outbox.SpillInterval, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), "Outbox:SpillInterval", null);
             if (outbox.Directory is { } directory && (directory.Trim().Length == 0 || !Path.IsPathFullyQualified(Path.GetFullPath(directory))))
             {
                 failures.Add($"{section}:Outbox:Directory '{directory}' is not a usable path: name a directory only this application writes to, e.g. /var/lib/myapp/mpm-outbox.");
@@ -70,8 +65,19 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
             failures.Add($"{section}:MaxBatchSize ({options.MaxBatchSize}) must not exceed {section}:QueueCapacity ({options.QueueCapacity}): raise the capacity or lower the batch size.");
         }
 
+        // The host cancels stopping after its ShutdownTimeout: a longer EndTimeout would promise time the host never gives.
+        if (services?.GetService<IHostEnvironment>() is not null
+            && services.GetService<IOptions<HostOptions>>()?.Value.ShutdownTimeout is { } shutdownTimeout
+            && options.EndTimeout > shutdownTimeout)
+        {
+            failures.Add($"{section}:EndTimeout ({options.EndTimeout}) is longer than the host's shutdown timeout ({shutdownTimeout}), which would stop the client before it has sent what is queued: lower {section}:EndTimeout (environment variable COMET_MPM_JOIN_TIMEOUT) or raise the host's, e.g. builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60)).");
+        }
+
         // OptionsValidationException joins the failures with "; ": without their final period they read as one list.
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Select(f => f.TrimEnd('.')));
+
+        static IEnumerable<string> Prefixed(ValidateOptionsResult result, string prefix) =>
+            result.Failed ? result.Failures!.Select(failure => prefix + failure) : [];
 
         void Required(string? value, string key, string? env, string what)
         {
@@ -81,36 +87,16 @@ internal sealed class CometMpmOptionsValidator(EnvironmentErrors environmentErro
                 failures.Add($"{section}:{key} is missing: set it to {what} in {where} (or set {section}:Disabled to true to run without Comet).");
             }
         }
-
-        void Range(int value, int min, int max, string key, string? env)
-        {
-            if (value < min || value > max)
-            {
-                failures.Add($"{section}:{key} is {value} but must be between {min} and {max}{(env is null ? "" : $" (environment variable {env})")}.");
-            }
-        }
-
-        void LongRange(long value, long min, long max, string key)
-        {
-            if (value < min || value > max)
-            {
-                failures.Add($"{section}:{key} is {value} but must be at least {min}.");
-            }
-        }
-
-        void Duration(TimeSpan value, TimeSpan min, TimeSpan max, string key, string? env)
-        {
-            if (value < min || value > max)
-            {
-                // "MaxBatchTime": "5" is five days to .NET: say so when a whole number of days looks like that mistake.
-                var bareNumber = value > TimeSpan.Zero && value.Ticks % TimeSpan.TicksPerDay == 0
-                    ? $"; '{value.Days}' alone is read as {value.Days} days: write 00:00:{Math.Min(value.Days, 59):D2} for {value.Days} seconds"
-                    : "";
-                failures.Add($"{section}:{key} is {value} but must be between {min} and {max} (a TimeSpan such as 00:00:30{(env is null ? "" : $"; environment variable {env} in seconds")}{bareNumber}).");
-            }
-        }
     }
 }
+
+/// <summary>Evaluates the annotations of <see cref="CometMpmOptions"/> (generated at build time: no reflection).</summary>
+[OptionsValidator]
+internal sealed partial class CometMpmOptionsAnnotations : IValidateOptions<CometMpmOptions>;
+
+/// <summary>Evaluates the annotations of <see cref="CometMpmOutboxOptions"/>.</summary>
+[OptionsValidator]
+internal sealed partial class CometMpmOutboxOptionsAnnotations : IValidateOptions<CometMpmOutboxOptions>;
 
 /// <summary>Environment values that could not be parsed, per options name, reported by the validator.</summary>
 internal sealed class EnvironmentErrors
