@@ -39,7 +39,7 @@ public class CaptureBenchmarks
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddMetrics();
-        services.AddSingleton<CometMpmMetrics>();
+        services.AddSingleton<CometMpmInstruments>();
         services.AddSingleton<IHttpClientFactory, NeverAnsweringHttpClientFactory>();
         services.AddSingleton(sp => new CometMpmClient(
             "bench",
@@ -57,7 +57,7 @@ public class CaptureBenchmarks
             },
             sp.GetRequiredService<IHttpClientFactory>(),
             TimeProvider.System,
-            sp.GetRequiredService<CometMpmMetrics>(),
+            sp.GetRequiredService<CometMpmInstruments>(),
             NullLoggerFactory.Instance));
         services.AddSingleton<ICometMpm>(sp => sp.GetRequiredService<CometMpmClient>());
         services.AddCometMpmAspNetCore();

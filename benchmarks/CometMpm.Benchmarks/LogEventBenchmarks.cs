@@ -83,10 +83,10 @@ public partial class LogEventBenchmarks
 
         var services = new ServiceCollection();
         services.AddMetrics();
-        services.AddSingleton<CometMpmMetrics>();
+        services.AddSingleton<CometMpmInstruments>();
         services.AddHttpClient();
         _services = services.BuildServiceProvider();
-        var metrics = _services.GetRequiredService<CometMpmMetrics>();
+        var metrics = _services.GetRequiredService<CometMpmInstruments>();
         _client = new CometMpmClient(
             "bench",
             Options(new Uri("http://127.0.0.1:9/"), pingTimeout: TimeSpan.FromDays(1)),

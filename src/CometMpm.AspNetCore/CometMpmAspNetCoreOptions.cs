@@ -32,6 +32,15 @@ public sealed class CometMpmAspNetCoreOptions
     /// <summary>The name of the output feature a scalar result (a returned number or string) is sent as. Default <c>value</c>.</summary>
     public string ScalarOutputFeatureName { get; set; } = "value";
 
+    /// <summary>When true, each captured event carries the request's W3C trace id as the input feature
+    /// <see cref="TraceIdFeatureName"/>, so a prediction in Comet leads to its trace. Default false: a trace id is unique per
+    /// request, a feature of unbounded cardinality that MPM stores with every event and cannot chart as a distribution.
+    /// The prediction id is always added to the request's trace as the tag <c>cometmpm.prediction_id</c>.</summary>
+    public bool SendTraceId { get; set; }
+
+    /// <summary>The name of the input feature the trace id is sent as, with <see cref="SendTraceId"/>. Default <c>trace_id</c>.</summary>
+    public string TraceIdFeatureName { get; set; } = "trace_id";
+
     /// <summary>The model logged to when an endpoint names none: a client name registered with <c>AddCometMpm(name, ...)</c>,
     /// or null for the default client.</summary>
     public string? Model { get; set; }

@@ -43,14 +43,14 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
         CometMpmOptions options,
         IHttpClientFactory httpClientFactory,
         TimeProvider timeProvider,
-        CometMpmMetrics metrics,
+        CometMpmInstruments instruments,
         ILoggerFactory loggerFactory)
     {
         _options = options;
         _timeProvider = timeProvider;
-        _metrics = metrics;
         _logger = new NonThrowingLogger(loggerFactory.CreateLogger("CometMpm"));
         _model = new ModelIdentity(options.WorkspaceName!, options.ModelName!, options.ModelVersion!);
+        var metrics = _metrics = instruments.ForClient(name, _model);
         _errors = new LoggingErrorStore(timeProvider);
         _ledger = new SettlementLedger(metrics, timeProvider);
         _queueFullLog = new LogThrottle(timeProvider, QueueFullWarningInterval);
@@ -80,7 +80,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
         _uploader = new DatasetUploader(transport, _stage.Check, _model, options, _logger);
         MpmBase = address.MpmBase;
         metrics.AddQueueDepthSource(() => _queue.Count);
-        Log.Started(_logger, name.Length == 0 ? "default" : name, address.MpmBase, _model.WorkspaceName, _model.ModelName, _model.ModelVersion);
+        Log.Started(_logger, metrics.ClientName, address.MpmBase, _model.WorkspaceName, _model.ModelName, _model.ModelVersion);
     }
 
     internal Uri MpmBase { get; }

@@ -314,7 +314,7 @@ public sealed class CaptureTests
         Assert.Equal("{\"probability\":1,\"decision\":\"a\"}", await second.Content.ReadAsStringAsync());
         Assert.True(first.Headers.Contains("X-Prediction-Id"));
         Assert.Empty(await app.PredictionsAsync());
-        Assert.Equal(2, drops.GetMeasurementSnapshot().Where(m => Equals(m.Tags["reason"], "capture_error")).Sum(m => m.Value));
+        Assert.Equal(2, drops.GetMeasurementSnapshot().Where(m => Equals(m.Tags["error.type"], "capture_error")).Sum(m => m.Value));
         Assert.Single(app.Logs.GetSnapshot(), r => r.Message.Contains("capture failed", StringComparison.Ordinal));
     }
 

@@ -94,7 +94,7 @@ public sealed class LabelsAndSamplingTests
         Assert.Equal(HttpStatusCode.Accepted, (await app.Client.PostAsync($"/predictions/{outId}/labels", Json("{\"y\":0}"))).StatusCode);
 
         Assert.Equal([inId], (await app.LabelsAsync()).Select(e => e.Id()));
-        Assert.Equal(1000 - captured.Count + 1, drops.GetMeasurementSnapshot().Where(m => Equals(m.Tags["reason"], "sampled_out")).Sum(m => m.Value));
+        Assert.Equal(1000 - captured.Count + 1, drops.GetMeasurementSnapshot().Where(m => Equals(m.Tags["error.type"], "sampled_out")).Sum(m => m.Value));
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public sealed class LabelsAndSamplingTests
         }
 
         Assert.Equal([inId], (await app.LabelsAsync()).Select(e => e.Id()));
-        Assert.Equal(5, drops.GetMeasurementSnapshot().Where(m => Equals(m.Tags["reason"], "sampled_out")).Sum(m => m.Value));
+        Assert.Equal(5, drops.GetMeasurementSnapshot().Where(m => Equals(m.Tags["error.type"], "sampled_out")).Sum(m => m.Value));
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

@@ -79,7 +79,7 @@ public sealed class StartupPingTests
         client.Mpm.LogEvent("p1");
         Assert.False(await client.Mpm.FlushAsync());
 
-        Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["error.type"]);
         Assert.Contains(client.Mpm.GetLoggingErrors(), e => e.Message.Contains("refused the API key", StringComparison.Ordinal));
         Assert.Single(server.Requests); // the ping only
         Assert.Equal(Delivery.CometMpmHealth.Unhealthy, client.Client.CheckHealth().Status);

@@ -58,7 +58,7 @@ public sealed class OptionsTests
         Assert.Equal(LogStatus.Disabled, label.Status);
         Assert.True(await client.Mpm.FlushAsync());
         Assert.True(await client.Mpm.EndAsync());
-        Assert.Equal(2, dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["reason"] == "disabled").Sum(m => m.Value));
+        Assert.Equal(2, dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["error.type"] == "disabled").Sum(m => m.Value));
         await client.Host.StopAsync();
         Assert.Empty(server.Requests);
     }

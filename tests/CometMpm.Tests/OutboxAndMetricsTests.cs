@@ -65,7 +65,7 @@ public sealed class OutboxTests : IDisposable
 
         await client.Mpm.FlushAsync();
 
-        var full = dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["reason"] == "outbox_full").Sum(m => m.Value);
+        var full = dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["error.type"] == "outbox_full").Sum(m => m.Value);
         Assert.True(full > 0);
         var left = Directory.GetFiles(Path.Combine(_dir, "ready")).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(200 - full, left.Sum(f => JsonDocument.Parse(File.ReadAllBytes(f)).RootElement.GetProperty("data").GetArrayLength()));
@@ -98,7 +98,7 @@ public sealed class OutboxTests : IDisposable
         second.Mpm.LogEvent("new-1");
         await second.Mpm.FlushAsync();
 
-        var expired = dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["reason"] == "outbox_expired").Sum(m => m.Value);
+        var expired = dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["error.type"] == "outbox_expired").Sum(m => m.Value);
         Assert.Equal(2, expired);
         Assert.DoesNotContain(Directory.GetFiles(Path.Combine(_dir, "ready")), f => File.ReadAllText(f).Contains("old-1", StringComparison.Ordinal));
     }
@@ -186,7 +186,9 @@ public sealed class MetricsTests
         Assert.Equal(3, enqueued.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal(3, sent.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal(1, retried.GetMeasurementSnapshot().Sum(m => m.Value));
-        Assert.Equal("success", Assert.Single(requests.GetMeasurementSnapshot()).Tags["outcome"]);
+        var request = Assert.Single(requests.GetMeasurementSnapshot());
+        Assert.Equal(200, request.Tags["http.response.status_code"]);
+        Assert.False(request.Tags.ContainsKey("error.type"));
         Assert.Equal(0, depth.LastMeasurement!.Value);
         Assert.True(Assert.Single(duration.GetMeasurementSnapshot()).Value > 0);
     }

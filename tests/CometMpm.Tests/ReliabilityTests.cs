@@ -123,7 +123,7 @@ public sealed class ReliabilityTests : IDisposable
         Assert.Equal(999, ids.Count);
         Assert.DoesNotContain("p-617", ids);
         var drop = Assert.Single(dropped.GetMeasurementSnapshot());
-        Assert.Equal(("invalid", 1L), ((string)drop.Tags["reason"]!, drop.Value));
+        Assert.Equal(("invalid", 1L), ((string)drop.Tags["error.type"]!, drop.Value));
         Assert.Equal(999, sent.GetMeasurementSnapshot().Sum(m => m.Value));
         var logged = Assert.Single(client.Logs.GetSnapshot(), r => r.Message.Contains("p-617", StringComparison.Ordinal) && r.Message.Contains("refused an event", StringComparison.Ordinal));
         Assert.Contains("HTTP 400", logged.Message, StringComparison.Ordinal);
@@ -176,7 +176,7 @@ public sealed class ReliabilityTests : IDisposable
         Assert.False(await client.Mpm.FlushAsync());
         LedgerAssert.Balanced(client);
 
-        Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["error.type"]);
     }
 
     [Fact]

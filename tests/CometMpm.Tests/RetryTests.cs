@@ -100,7 +100,7 @@ public sealed class RetryTests
         Assert.Single(server.Batches);
         var drop = Assert.Single(dropped.GetMeasurementSnapshot());
         Assert.Equal(1, drop.Value);
-        Assert.Equal("invalid", drop.Tags["reason"]);
+        Assert.Equal("invalid", drop.Tags["error.type"]);
         Assert.True(client.Mpm.HasLoggingError);
         var error = Assert.Single(client.Mpm.GetLoggingErrors());
         Assert.Equal(1, error.AffectedEventCount);
@@ -130,7 +130,7 @@ public sealed class RetryTests
 
         Assert.Equal([4, 2, 1, 1, 2], server.Batches.Select(b => b.Events.Count));
         Assert.Equal(3, sent.GetMeasurementSnapshot().Sum(m => m.Value));
-        Assert.Equal("invalid", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Equal("invalid", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["error.type"]);
         Assert.Equal(["p1"], Assert.Single(client.Mpm.GetLoggingErrors()).AffectedPredictionIds);
     }
 
@@ -147,7 +147,7 @@ public sealed class RetryTests
         LedgerAssert.Balanced(client);
 
         Assert.Single(server.Batches);
-        Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Equal("unauthorized", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["error.type"]);
     }
 
     [Fact]
@@ -163,7 +163,7 @@ public sealed class RetryTests
         LedgerAssert.Balanced(client);
 
         Assert.Equal(3, server.Batches.Count);
-        Assert.Equal("send_failed", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Equal("send_failed", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["error.type"]);
     }
 
     [Fact]

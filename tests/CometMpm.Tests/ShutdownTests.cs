@@ -65,7 +65,7 @@ public sealed class ShutdownTests
 
         Assert.Equal(LogStatus.Ended, result.Status);
         Assert.Contains("ended", result.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal("shutdown", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Equal("shutdown", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["error.type"]);
         Assert.True(await client.Mpm.EndAsync()); // idempotent
         Assert.Single(server.Batches);
     }

@@ -27,7 +27,7 @@ public sealed class ValidationTests
 
         Assert.Equal(LogStatus.InvalidInput, result.Status);
         Assert.Contains(expected, result.Message, StringComparison.Ordinal);
-        Assert.Equal("invalid", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["reason"]);
+        Assert.Equal("invalid", Assert.Single(dropped.GetMeasurementSnapshot()).Tags["error.type"]);
         Assert.True(await client.Mpm.FlushAsync());
         Assert.Empty(server.Batches);
     }
@@ -103,7 +103,7 @@ public sealed class ValidationTests
 
         Assert.Contains(results, r => r.Status == LogStatus.QueueFull);
         var refused = results.Count(r => r.Status == LogStatus.QueueFull);
-        Assert.Equal(refused, dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["reason"] == "queue_full").Sum(m => m.Value));
+        Assert.Equal(refused, dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["error.type"] == "queue_full").Sum(m => m.Value));
         Assert.Contains("QueueCapacity", results.First(r => !r.IsAccepted).Message, StringComparison.Ordinal);
         Assert.True(await client.Mpm.FlushAsync());
         Assert.Equal(10 - refused, server.Batches.Sum(b => b.Events.Count));
@@ -127,7 +127,7 @@ public sealed class ValidationTests
 
         Assert.All(results, r => Assert.True(r.IsAccepted));
         Assert.False(await client.Mpm.FlushAsync());
-        var evicted = dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["reason"] == "queue_full").Sum(m => m.Value);
+        var evicted = dropped.GetMeasurementSnapshot().Where(m => (string?)m.Tags["error.type"] == "queue_full").Sum(m => m.Value);
         Assert.True(evicted > 0);
         var delivered = server.Batches.SelectMany(b => b.Events).Select(e => e.GetProperty("predictionId").GetString()).ToList();
         Assert.Equal(10 - evicted, delivered.Count);

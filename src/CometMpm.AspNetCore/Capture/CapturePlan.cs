@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using CometMpm.AspNetCore.Diagnostics;
+using CometMpm.Diagnostics;
 using CometMpm.Events;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -89,8 +91,12 @@ internal sealed class CapturePlan
     private readonly JsonSerializerOptions _json;
     private readonly FeatureModelCache _models;
     private readonly CaptureDiagnostics _diagnostics;
+    private readonly CometMpmMetrics? _metrics;
     private readonly ConcurrentDictionary<Type, FeatureAccessor[]> _outputs = new();
     private readonly bool _scalarOutputAllowed;
+
+    /// <summary>The tag that carries the prediction id on the request's <see cref="Activity"/>.</summary>
+    public const string PredictionIdTag = "cometmpm.prediction_id";
 
     private CapturePlan(string displayName, CaptureSettings settings, InputSpec input, ICometMpm client, JsonSerializerOptions json, FeatureModelCache models, CaptureDiagnostics diagnostics)
     {
@@ -102,6 +108,7 @@ internal sealed class CapturePlan
         _json = json;
         _models = models;
         _diagnostics = diagnostics;
+        _metrics = diagnostics.ForClient(settings.Model);
         _scalarOutputAllowed = settings.IsAllowed(settings.ScalarOutputFeatureName);
         CaptureLog.EndpointCaptured(diagnostics.Logger, displayName, settings.Model ?? "(default)", input.Describe(), settings.SampleRate, settings.CaptureFailedResponses);
     }
@@ -192,18 +199,32 @@ internal sealed class CapturePlan
             http.Response.Headers[_settings.PredictionIdHeader] = predictionId;
             var sampled = CometMpmSampler.IsSampled(predictionId, _settings.SampleRate);
             context.Start(predictionId, sampled);
+            var activity = Activity.Current;
+            if (activity is { IsAllDataRequested: true })
+            {
+                // The prediction is one search away from its trace (and back: the trace id is in the event on request).
+                activity.SetTag(PredictionIdTag, predictionId);
+                activity.SetTag(CometMpmMetrics.ClientTag, _metrics?.ClientName);
+            }
+
             if (!sampled)
             {
-                _diagnostics.SampledOut();
+                CaptureDiagnostics.SampledOut(_metrics);
                 return default;
             }
 
-            return new CaptureScope(context, predictionId, ReadInputs(root, arguments));
+            var inputs = ReadInputs(root, arguments);
+            if (_settings.TraceIdFeatureName is { } traceIdFeature && activity is not null)
+            {
+                inputs = [.. inputs ?? [], new(traceIdFeature, activity.TraceId.ToHexString())];
+            }
+
+            return new CaptureScope(context, predictionId, inputs);
         }
         catch (Exception ex)
         {
             context?.Complete();
-            _diagnostics.CaptureFailed(_displayName, ex);
+            _diagnostics.CaptureFailed(_displayName, _metrics, ex);
             return default;
         }
     }
@@ -218,7 +239,7 @@ internal sealed class CapturePlan
         }
         catch (Exception ex)
         {
-            _diagnostics.CaptureFailed(_displayName, ex);
+            _diagnostics.CaptureFailed(_displayName, _metrics, ex);
         }
     }
 
@@ -231,7 +252,7 @@ internal sealed class CapturePlan
         }
         catch (Exception ex)
         {
-            _diagnostics.CaptureFailed(_displayName, ex);
+            _diagnostics.CaptureFailed(_displayName, _metrics, ex);
         }
     }
 
@@ -397,7 +418,7 @@ internal sealed class CapturePlan
         }
         catch (Exception ex)
         {
-            _diagnostics.CaptureFailed(_displayName, ex);
+            _diagnostics.CaptureFailed(_displayName, _metrics, ex);
             return null;
         }
     }

@@ -17,7 +17,11 @@ internal sealed class CaptureSettings
         MaxPredictionIdLength = global.MaxPredictionIdLength;
         StatusCodeFeatureName = global.StatusCodeFeatureName;
         ScalarOutputFeatureName = global.ScalarOutputFeatureName;
+        TraceIdFeatureName = global.SendTraceId ? global.TraceIdFeatureName : null;
     }
+
+    /// <summary>The input feature the request's trace id is sent as, or null when it is not sent.</summary>
+    public string? TraceIdFeatureName { get; }
 
     public string? Model { get; }
 

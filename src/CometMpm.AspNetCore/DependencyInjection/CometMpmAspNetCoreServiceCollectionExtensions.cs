@@ -41,7 +41,7 @@ public static class CometMpmAspNetCoreServiceCollectionExtensions
         services.TryAddSingleton(sp => new CaptureDiagnostics(
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<CometMpmMetrics>()));
+            sp.GetService<CometMpmInstruments>()));
         services.TryAddSingleton<FeatureModelCache>();
         services.TryAddSingleton<CaptureProblems>();
         services.TryAddSingleton<CaptureSampleRates>();

@@ -7,9 +7,9 @@ namespace CometMpm.AspNetCore.Diagnostics;
 /// Counts capture errors (as dropped events, reason <c>capture_error</c>) and logs them at most every 10 s,
 /// so that a broken input type does not flood the application's log.
 /// </summary>
-internal sealed class CaptureDiagnostics(ILoggerFactory loggerFactory, TimeProvider timeProvider, CometMpmMetrics? metrics = null)
+internal sealed class CaptureDiagnostics(ILoggerFactory loggerFactory, TimeProvider timeProvider, CometMpmInstruments? instruments = null)
 {
-    /// <summary>The <c>reason</c> tag of <c>cometmpm.events.dropped</c> for a prediction lost to an error inside capture.</summary>
+    /// <summary>The <c>error.type</c> tag of <c>cometmpm.events.dropped</c> for a prediction lost to an error inside capture.</summary>
     public const string CaptureError = "capture_error";
 
     private static readonly TimeSpan WarningInterval = TimeSpan.FromSeconds(10);
@@ -18,18 +18,19 @@ internal sealed class CaptureDiagnostics(ILoggerFactory loggerFactory, TimeProvi
 
     public ILogger Logger { get; } = loggerFactory.CreateLogger("CometMpm.AspNetCore");
 
-    public CometMpmMetrics? Metrics { get; } = metrics;
+    /// <summary>The metrics of a client by name (null for the default client); null when the core is not registered.</summary>
+    public CometMpmMetrics? ForClient(string? name) => instruments?.ForClient(name ?? string.Empty);
 
     public TimeProvider TimeProvider { get; } = timeProvider;
 
     public long ErrorCount => Interlocked.Read(ref _errors);
 
-    public void CaptureFailed(string endpoint, Exception exception)
+    public void CaptureFailed(string endpoint, CometMpmMetrics? metrics, Exception exception)
     {
         var count = Interlocked.Increment(ref _errors);
         try
         {
-            Metrics?.Dropped(CaptureError);
+            metrics?.Dropped(CaptureError);
             var now = TimeProvider.GetTimestamp();
             var last = Interlocked.Read(ref _lastWarning);
             if ((last == 0 || TimeProvider.GetElapsedTime(last, now) >= WarningInterval)
@@ -44,5 +45,5 @@ internal sealed class CaptureDiagnostics(ILoggerFactory loggerFactory, TimeProvi
         }
     }
 
-    public void SampledOut() => Metrics?.Dropped(DropReason.SampledOut);
+    public static void SampledOut(CometMpmMetrics? metrics) => metrics?.Dropped(DropReason.SampledOut);
 }

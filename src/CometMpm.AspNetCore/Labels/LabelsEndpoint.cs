@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CometMpm.AspNetCore.Capture;
 using CometMpm.AspNetCore.Diagnostics;
+using CometMpm.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,7 +19,7 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
     public const string RouteParameter = "predictionId";
     private const long MaxBodyBytes = 64 * 1024;
 
-    private readonly Lazy<(ICometMpm Client, CaptureDiagnostics Diagnostics, double SampleRate, string Header)?> _setup = new(() =>
+    private readonly Lazy<(ICometMpm Client, CaptureDiagnostics Diagnostics, CometMpmMetrics? Metrics, double SampleRate, string Header)?> _setup = new(() =>
     {
         try
         {
@@ -33,7 +34,7 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
                 throw new CaptureSetupException($"The Comet MPM sample rate of the labels endpoint {pattern} is {rate} but must be between 0 and 1.");
             }
 
-            return (client, diagnostics, rate, global.PredictionIdHeader);
+            return (client, diagnostics, diagnostics.ForClient(model), rate, global.PredictionIdHeader);
         }
         catch (CaptureSetupException ex)
         {
@@ -54,7 +55,7 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
             return;
         }
 
-        var (client, diagnostics, rate, header) = setup;
+        var (client, diagnostics, metrics, rate, header) = setup;
         var predictionId = http.Request.RouteValues[RouteParameter] as string;
         if (string.IsNullOrWhiteSpace(predictionId))
         {
@@ -106,7 +107,7 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
         if (!CometMpmSampler.IsSampled(predictionId, rate))
         {
             // Its prediction was not captured either: a label alone would only be noise.
-            diagnostics.SampledOut();
+            CaptureDiagnostics.SampledOut(metrics);
             http.Response.StatusCode = StatusCodes.Status202Accepted;
             return;
         }

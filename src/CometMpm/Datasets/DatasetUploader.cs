@@ -47,9 +47,18 @@ internal sealed class DatasetUploader(MpmTransport transport, StartupCheck start
         var url = transport.Address.Resolve(relativePath);
         Log.CsvUploadStarting(logger, filePath, fileLength, CsvHeader.Wire(datasetType), chunked ? "several" : "1", url);
 
+        using var activity = CometMpmTracing.StartOperation(CometMpmTracing.UploadSpan, transport.Metrics);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("cometmpm.upload.dataset_type", CsvHeader.Wire(datasetType));
+            activity.SetTag("cometmpm.upload.file_bytes", fileLength);
+            activity.SetTag("url.full", url.GetLeftPart(UriPartial.Path));
+        }
+
         var started = Stopwatch.GetTimestamp();
         var messages = new Queue<string>();
         var requests = 0;
+        var lastStatus = 0;
         long sent = 0;
         void OnBytes(long n)
         {
@@ -87,6 +96,7 @@ internal sealed class DatasetUploader(MpmTransport transport, StartupCheck start
                 },
                 OnLine,
                 cancellationToken).ConfigureAwait(false);
+            lastStatus = result.StatusCode;
             if (!result.IsSuccess)
             {
                 var where = chunked ? string.Create(CultureInfo.InvariantCulture, $" (request {requests}, bytes {start}..{end} of the file; the earlier requests were accepted)") : "";
@@ -94,6 +104,8 @@ internal sealed class DatasetUploader(MpmTransport transport, StartupCheck start
                     ? $"Could not upload '{filePath}' to {url}{where}: {result.Detail}. Check CometMpm:UrlOverride (COMET_URL_OVERRIDE) and the network."
                     : $"The MPM backend refused the upload of '{filePath}' to {url}{where}: {result.Detail}";
                 Log.CsvUploadFailed(logger, filePath, message);
+                activity?.SetTag("cometmpm.upload.requests", requests);
+                CometMpmTracing.SetOutcome(activity, result.StatusCode, result.ErrorType, message);
                 throw result.StatusCode == 0
                     ? new CometMpmBackendNotAvailableException(message)
                     : new CometMpmBackendException(message) { StatusCode = result.StatusCode };
@@ -101,6 +113,8 @@ internal sealed class DatasetUploader(MpmTransport transport, StartupCheck start
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
+        activity?.SetTag("cometmpm.upload.requests", requests);
+        CometMpmTracing.SetOutcome(activity, lastStatus, null, null);
         Log.CsvUploadFinished(logger, filePath, elapsed.TotalSeconds, requests, sent);
         return new DatasetUploadResult(
             Uploaded: true,

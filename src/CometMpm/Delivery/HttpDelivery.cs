@@ -68,9 +68,8 @@ internal sealed class HttpDelivery(
             }
 
             var started = timeProvider.GetTimestamp();
-            var result = await transport.PostBatchAsync(payload.IsLabels, body, cancellationToken).ConfigureAwait(false);
-            metrics.BatchDuration(timeProvider.GetElapsedTime(started));
-            metrics.Request(result.IsSuccess ? "success" : result.Cancelled ? DropReason.Shutdown : result.StatusCode == 0 ? "error" : result.StatusCode.ToString(CultureInfo.InvariantCulture));
+            var result = await transport.PostBatchAsync(payload.IsLabels, body, payload.Count, cancellationToken).ConfigureAwait(false);
+            metrics.Request(result.StatusCode, result.ErrorType, timeProvider.GetElapsedTime(started));
             return Classify(payload, result);
         }
         finally

@@ -20,15 +20,18 @@ internal sealed class StartupCheck(MpmTransport transport, CometMpmOptions optio
     /// <summary>Runs the check; with <paramref name="raise"/> a failure is thrown (application start fails with the reason).</summary>
     public async Task RunAsync(bool raise, CancellationToken cancellationToken)
     {
+        using var activity = CometMpmTracing.StartOperation(CometMpmTracing.StartupCheckSpan, transport.Metrics);
         try
         {
             var result = await PingAsync(cancellationToken).ConfigureAwait(false);
             if (result.IsSuccess)
             {
+                CometMpmTracing.SetOutcome(activity, result.StatusCode, null, null);
                 return;
             }
 
             var failure = Describe(result, cancellationToken.IsCancellationRequested);
+            CometMpmTracing.SetOutcome(activity, result.StatusCode, result.ErrorType, failure.Message);
             if (raise)
             {
                 throw failure;

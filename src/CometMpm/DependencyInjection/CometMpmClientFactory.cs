@@ -10,7 +10,7 @@ internal sealed class CometMpmClientFactory(
     IOptionsMonitor<CometMpmOptions> optionsMonitor,
     IHttpClientFactory httpClientFactory,
     TimeProvider timeProvider,
-    CometMpmMetrics metrics,
+    CometMpmInstruments instruments,
     ILoggerFactory loggerFactory) : IAsyncDisposable, IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<ICometMpm>> _clients = new(StringComparer.Ordinal);
@@ -24,10 +24,10 @@ internal sealed class CometMpmClientFactory(
         if (options.Disabled)
         {
             Log.Disabled(loggerFactory.CreateLogger("CometMpm"));
-            return new DisabledCometMpm(metrics);
+            return new DisabledCometMpm(instruments.ForClient(name));
         }
 
-        return new CometMpmClient(name, options, httpClientFactory, timeProvider, metrics, loggerFactory);
+        return new CometMpmClient(name, options, httpClientFactory, timeProvider, instruments, loggerFactory);
     }
 
     public async ValueTask DisposeAsync()

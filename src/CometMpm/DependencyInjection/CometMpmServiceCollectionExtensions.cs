@@ -98,7 +98,7 @@ public static class CometMpmServiceCollectionExtensions
             }));
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<CometMpmMetrics>();
+        services.TryAddSingleton<CometMpmInstruments>();
         services.TryAddSingleton<EnvironmentErrors>();
         services.TryAddSingleton<CometMpmClientFactory>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CometMpmOptions>, CometMpmOptionsValidator>());

@@ -1,101 +1,127 @@
-using System.Diagnostics.Metrics;
+using System.Diagnostics;
+using CometMpm.Events;
 
 namespace CometMpm.Diagnostics;
 
 /// <summary>
-/// The library's one <see cref="Meter"/>, named <c>CometMpm</c>, created through <see cref="IMeterFactory"/>.
-/// Adding to a counter with no listener costs a few nanoseconds, so the request path may count.
+/// What one client records, through the shared <see cref="CometMpmInstruments"/>: every measurement carries the tags
+/// <c>cometmpm.client</c> and, when known, <c>cometmpm.workspace</c>, <c>cometmpm.model</c>, <c>cometmpm.model_version</c>;
+/// failures are tagged as the OpenTelemetry semantic conventions name them (<c>error.type</c>,
+/// <c>http.response.status_code</c>). Recording with no listener costs a few nanoseconds, so the request path may count.
 /// </summary>
 internal sealed class CometMpmMetrics
 {
-    public const string MeterName = "CometMpm";
+    public const string ClientTag = "cometmpm.client";
+    public const string WorkspaceTag = "cometmpm.workspace";
+    public const string ModelTag = "cometmpm.model";
+    public const string ModelVersionTag = "cometmpm.model_version";
+    public const string ErrorTypeTag = "error.type";
+    public const string StatusCodeTag = "http.response.status_code";
 
-    private readonly Counter<long> _enqueued;
-    private readonly Counter<long> _sent;
-    private readonly Counter<long> _dropped;
-    private readonly Counter<long> _retried;
-    private readonly Counter<long> _requests;
-    private readonly Counter<long> _spilled;
-    private readonly Counter<long> _quarantined;
-    private readonly Histogram<double> _batchDuration;
-    private readonly List<(Func<int> Files, Func<long> Bytes, Func<long> Events)> _outboxSources = [];
-    private readonly List<Func<long>> _queueDepthSources = [];
+    private readonly CometMpmInstruments _instruments;
+    private readonly KeyValuePair<string, object?>[] _tags;
     private readonly Lock _lock = new();
+    private Func<long>? _queueDepth;
+    private (Func<int> Files, Func<long> Bytes, Func<long> Events)? _outbox;
 
-    public CometMpmMetrics(IMeterFactory meterFactory)
+    internal CometMpmMetrics(CometMpmInstruments instruments, string name, ModelIdentity? model)
     {
-        var meter = meterFactory.Create(MeterName);
-        _enqueued = meter.CreateCounter<long>("cometmpm.events.enqueued", "{event}", "Events accepted into the send queue.");
-        _sent = meter.CreateCounter<long>("cometmpm.events.sent", "{event}", "Events the backend accepted.");
-        _dropped = meter.CreateCounter<long>("cometmpm.events.dropped", "{event}", "Events that did not reach the backend, by reason.");
-        _retried = meter.CreateCounter<long>("cometmpm.requests.retried", "{request}", "HTTP requests retried after a transient failure.");
-        _requests = meter.CreateCounter<long>("cometmpm.requests", "{request}", "HTTP requests sent to the backend, by outcome.");
-        _batchDuration = meter.CreateHistogram<double>("cometmpm.batch.duration", "s", "Time to deliver one batch request, retries included.");
-        _spilled = meter.CreateCounter<long>("cometmpm.events.spilled", "{event}", "Events written to the outbox to be replayed later.");
-        _quarantined = meter.CreateCounter<long>("cometmpm.outbox.quarantined", "{file}", "Outbox files that could not be read back, moved to quarantine/.");
-        meter.CreateObservableGauge("cometmpm.queue.depth", ObserveQueueDepth, "{event}", "Events waiting in the send queue.");
-        meter.CreateObservableGauge("cometmpm.outbox.files", () => Sum(s => s.Files()), "{file}", "Batches waiting in the outbox.");
-        meter.CreateObservableGauge("cometmpm.outbox.bytes", () => Sum(s => s.Bytes()), "By", "Bytes waiting in the outbox.");
-        meter.CreateObservableGauge("cometmpm.outbox.events", () => Sum(s => s.Events()), "{event}", "Events waiting in the outbox.");
+        _instruments = instruments;
+        Model = model;
+        ClientName = name.Length == 0 ? "default" : name;
+        _tags = model is null
+            ? [new(ClientTag, ClientName)]
+            : [new(ClientTag, ClientName), new(WorkspaceTag, model.WorkspaceName), new(ModelTag, model.ModelName), new(ModelVersionTag, model.ModelVersion)];
     }
 
-    public void Enqueued() => _enqueued.Add(1);
+    /// <summary>The client's name as tags and logs show it: <c>default</c> for the unnamed client.</summary>
+    public string ClientName { get; }
 
-    public void Sent(int count) => _sent.Add(count);
+    public ModelIdentity? Model { get; }
 
-    public void Dropped(string reason, long count = 1) => _dropped.Add(count, new KeyValuePair<string, object?>("reason", reason));
+    /// <summary>The client's tags, shared by its metrics and its spans.</summary>
+    public ReadOnlySpan<KeyValuePair<string, object?>> Tags => _tags;
 
-    public void Retried() => _retried.Add(1);
+    public void Enqueued() => _instruments.Enqueued.Add(1, Tags);
 
-    public void Request(string outcome) => _requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void Sent(int count) => _instruments.Sent.Add(count, Tags);
 
-    public void Spilled(int count) => _spilled.Add(count);
-
-    public void Quarantined() => _quarantined.Add(1);
-
-    public void AddOutboxSource(Func<int> files, Func<long> bytes, Func<long> events)
+    /// <summary>Counts events that will never be delivered; the reason is the <c>error.type</c> tag.</summary>
+    public void Dropped(string reason, long count = 1)
     {
-        lock (_lock)
+        var tags = new TagList(Tags) { { ErrorTypeTag, reason } };
+        _instruments.Dropped.Add(count, in tags);
+    }
+
+    public void Retried() => _instruments.Retried.Add(1, Tags);
+
+    /// <summary>Counts a batch request and records its duration: the final status, or the error type when it failed.</summary>
+    public void Request(int statusCode, string? errorType, TimeSpan elapsed)
+    {
+        var tags = new TagList(Tags);
+        if (statusCode > 0)
         {
-            _outboxSources.Add((files, bytes, events));
+            tags.Add(StatusCodeTag, statusCode);
         }
-    }
 
-    private long Sum(Func<(Func<int> Files, Func<long> Bytes, Func<long> Events), long> read)
-    {
-        lock (_lock)
+        if (errorType is not null)
         {
-            long total = 0;
-            foreach (var source in _outboxSources)
-            {
-                total += read(source);
-            }
-
-            return total;
+            tags.Add(ErrorTypeTag, errorType);
         }
+
+        _instruments.Requests.Add(1, in tags);
+        _instruments.BatchDuration.Record(elapsed.TotalSeconds, in tags);
     }
 
-    public void BatchDuration(TimeSpan elapsed) => _batchDuration.Record(elapsed.TotalSeconds);
+    public void Spilled(int count) => _instruments.Spilled.Add(count, Tags);
+
+    public void Quarantined() => _instruments.Quarantined.Add(1, Tags);
 
     public void AddQueueDepthSource(Func<long> source)
     {
         lock (_lock)
         {
-            _queueDepthSources.Add(source);
+            _queueDepth = source;
         }
     }
 
-    private long ObserveQueueDepth()
+    public void AddOutboxSource(Func<int> files, Func<long> bytes, Func<long> events)
     {
         lock (_lock)
         {
-            long depth = 0;
-            foreach (var source in _queueDepthSources)
-            {
-                depth += source();
-            }
+            _outbox = (files, bytes, events);
+        }
+    }
 
-            return depth;
+    internal long? QueueDepth()
+    {
+        lock (_lock)
+        {
+            return _queueDepth?.Invoke();
+        }
+    }
+
+    internal long? OutboxFiles()
+    {
+        lock (_lock)
+        {
+            return _outbox?.Files();
+        }
+    }
+
+    internal long? OutboxBytes()
+    {
+        lock (_lock)
+        {
+            return _outbox?.Bytes();
+        }
+    }
+
+    internal long? OutboxEvents()
+    {
+        lock (_lock)
+        {
+            return _outbox?.Events();
         }
     }
 }

@@ -1,6 +1,6 @@
 namespace CometMpm.Diagnostics;
 
-/// <summary>Why an event did not reach the backend; the value of the <c>reason</c> tag of <c>cometmpm.events.dropped</c>.</summary>
+/// <summary>Why an event did not reach the backend; the value of the <c>error.type</c> tag of <c>cometmpm.events.dropped</c>.</summary>
 internal static class DropReason
 {
     public const string QueueFull = "queue_full";

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -34,6 +35,7 @@ internal sealed partial class MpmTransport
     private readonly ResiliencePipeline<HttpResponseMessage> _batchPipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _pingPipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _uploadPipeline;
+    private readonly CometMpmMetrics _metrics;
 
     public MpmTransport(
         IHttpClientFactory httpClientFactory,
@@ -48,6 +50,7 @@ internal sealed partial class MpmTransport
         Address = address;
         _apiKey = options.ApiKey ?? string.Empty;
         _timeProvider = timeProvider;
+        _metrics = metrics;
         Gate = gate;
         _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true, gate.PauseUntil);
         _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false, gate.PauseUntil);
@@ -55,6 +58,9 @@ internal sealed partial class MpmTransport
     }
 
     public ServerAddress Address { get; }
+
+    /// <summary>The metrics of the client this transport belongs to (their tags also tag its spans).</summary>
+    public CometMpmMetrics Metrics => _metrics;
 
     /// <summary>The send gate of this client; the transport sets its <c>Retry-After</c> pause and waits it out.</summary>
     public SendGate Gate { get; }
@@ -68,22 +74,44 @@ internal sealed partial class MpmTransport
         }
     }
 
-    /// <summary>Posts a batch body to <c>events/batch</c> or <c>labels/batch</c>.</summary>
-    public Task<TransportResult> PostBatchAsync(bool labels, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
-        SendAsync(_batchPipeline, HttpMethod.Post, labels ? LabelsPath : EventsPath, body, cancellationToken);
+    /// <summary>Posts a batch body of <paramref name="events"/> events to <c>events/batch</c> or <c>labels/batch</c>: one span, <c>cometmpm.batch.send</c>.</summary>
+    public async Task<TransportResult> PostBatchAsync(bool labels, ReadOnlyMemory<byte> body, int events, CancellationToken cancellationToken)
+    {
+        using var activity = CometMpmTracing.StartOperation(CometMpmTracing.BatchSpan, _metrics);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("cometmpm.batch.kind", labels ? "labels" : "events");
+            activity.SetTag("cometmpm.batch.events", events);
+            activity.SetTag("cometmpm.batch.bytes", body.Length);
+        }
 
-    /// <summary>The start-up health check: only connection errors and timeouts are retried, as in the Python SDK.</summary>
-    public Task<TransportResult> PingAsync(CancellationToken cancellationToken) =>
-        SendAsync(_pingPipeline, HttpMethod.Get, PingPath, null, cancellationToken);
+        return await SendAsync(_batchPipeline, HttpMethod.Post, labels ? LabelsPath : EventsPath, body, activity, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The start-up health check: only connection errors and timeouts are retried, as in the Python SDK. One span, <c>cometmpm.ping</c>.</summary>
+    public async Task<TransportResult> PingAsync(CancellationToken cancellationToken)
+    {
+        using var activity = CometMpmTracing.StartOperation(CometMpmTracing.PingSpan, _metrics);
+        return await SendAsync(_pingPipeline, HttpMethod.Get, PingPath, null, activity, cancellationToken).ConfigureAwait(false);
+    }
 
     private async Task<TransportResult> SendAsync(
         ResiliencePipeline<HttpResponseMessage> pipeline,
         HttpMethod method,
         string relativePath,
         ReadOnlyMemory<byte>? body,
+        Activity? activity,
         CancellationToken cancellationToken)
     {
         var state = new TransportAttempt(_httpClientFactory.CreateClient(CometMpmOptions.HttpClientName), method, Address.Resolve(relativePath), _apiKey, body);
+        DescribeRequest(activity, method, state.Uri);
+        var result = await SendAsync(pipeline, state, cancellationToken).ConfigureAwait(false);
+        DescribeOutcome(activity, result, state.Attempts);
+        return result;
+    }
+
+    private async Task<TransportResult> SendAsync(ResiliencePipeline<HttpResponseMessage> pipeline, TransportAttempt state, CancellationToken cancellationToken)
+    {
         try
         {
             await WaitWhilePausedAsync(cancellationToken).ConfigureAwait(false);
@@ -99,7 +127,7 @@ internal sealed partial class MpmTransport
         }
         catch (TimeoutRejectedException ex)
         {
-            return new TransportResult(0, $"timed out after {ex.Timeout} (CometMpm:BatchSendingTimeout)");
+            return new TransportResult(0, $"timed out after {ex.Timeout} (CometMpm:BatchSendingTimeout)", TimedOut: true);
         }
         catch (HttpRequestException ex)
         {

@@ -8,8 +8,12 @@ internal sealed class TransportAttempt(HttpClient client, HttpMethod method, Uri
     /// <summary>How the last attempt failed to connect, when one did (a cancelled call then says why it kept retrying).</summary>
     public string? LastError { get; private set; }
 
+    /// <summary>How many attempts were made (the first one included).</summary>
+    public int Attempts { get; private set; }
+
     public async ValueTask<HttpResponseMessage> SendOnceAsync(CancellationToken cancellationToken)
     {
+        Attempts++;
         using var request = new HttpRequestMessage(method, uri);
         request.Headers.TryAddWithoutValidation("Authorization", apiKey);
         request.Headers.UserAgent.Add(MpmTransport.UserAgent);

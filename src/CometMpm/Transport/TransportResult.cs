@@ -6,8 +6,21 @@ namespace CometMpm.Transport;
 /// <param name="Cancelled">True when the caller cancelled (for example the end timeout ran out).</param>
 /// <param name="NotMpm">True when a 2xx evidently did not come from the MPM backend (an HTML page, a followed redirect).</param>
 /// <param name="LastError">When cancelled while retrying: how the last attempt failed (connection refused, ...).</param>
-internal readonly record struct TransportResult(int StatusCode, string Detail, bool Cancelled = false, bool NotMpm = false, string? LastError = null)
+/// <param name="TimedOut">True when the last attempt ran out of <see cref="CometMpmOptions.BatchSendingTimeout"/>.</param>
+internal readonly record struct TransportResult(int StatusCode, string Detail, bool Cancelled = false, bool NotMpm = false, string? LastError = null, bool TimedOut = false)
 {
+    /// <summary>
+    /// The <c>error.type</c> of the OpenTelemetry conventions: null on success, else the status code, or the kind of
+    /// failure when no (usable) answer came.
+    /// </summary>
+    public string? ErrorType =>
+        IsSuccess ? null
+        : Cancelled ? "cancelled"
+        : NotMpm ? "not_mpm"
+        : TimedOut ? "timeout"
+        : StatusCode == 0 ? "connection_error"
+        : StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public bool IsSuccess => StatusCode is >= 200 and < 300 && !NotMpm;
 
     public bool IsUnauthorized => StatusCode is 401 or 403;

@@ -40,7 +40,7 @@ public sealed class TestApp : IAsyncDisposable
     public ICometMpm Mpm => App.Services.GetRequiredService<ICometMpm>();
 
     public MetricCollector<long> CollectDrops() =>
-        new(App.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), CometMpmMetrics.MeterName, "cometmpm.events.dropped");
+        new(App.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), CometMpmInstruments.MeterName, "cometmpm.events.dropped");
 
     public static async Task<TestApp> StartAsync(
         Action<WebApplication> map,

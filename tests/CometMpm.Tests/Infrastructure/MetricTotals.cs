@@ -4,7 +4,7 @@ using System.Diagnostics.Metrics;
 namespace CometMpm.Tests.Infrastructure;
 
 /// <summary>
-/// Running sums of one meter's counters (by instrument, and by <c>reason</c> for the drops) for one host. Unlike a
+/// Running sums of one meter's counters (by instrument, and by <c>error.type</c> (the reason) for the drops) for one host. Unlike a
 /// <c>MetricCollector</c> it keeps no measurement, so a test that offers millions of events measures no test memory.
 /// </summary>
 public sealed class MetricTotals : IDisposable
@@ -28,7 +28,7 @@ public sealed class MetricTotals : IDisposable
             var reason = "";
             foreach (var tag in tags)
             {
-                if (tag.Key == "reason")
+                if (tag.Key == "error.type")
                 {
                     reason = tag.Value as string ?? "";
                 }
