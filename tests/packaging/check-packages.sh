@@ -171,6 +171,12 @@ dotnet tool install CometMpm.Emulator.Tool --version "$version" --tool-path "$wo
   || { cat "$work/tool1.log"; fail "the emulator tool does not install"; }
 dotnet tool install CometMpm.Cli --version "$version" --tool-path "$work/tools" --configfile "$work/NuGet.config" >"$work/tool2.log" 2>&1 \
   || { cat "$work/tool2.log"; fail "the CLI tool does not install"; }
+for flag in --help --version; do # print and exit 0, starting nothing (a server would hang here; the timeout fails it)
+  timeout 60 "$work/tools/comet-mpm-emulator" "$flag" >"$work/emulator-flag.log" 2>&1 \
+    || { cat "$work/emulator-flag.log"; fail "comet-mpm-emulator $flag did not exit 0"; }
+  ! grep -q 'Comet MPM emulator: page' "$work/emulator-flag.log" || fail "comet-mpm-emulator $flag started a server"
+done
+grep -q "^$version\$" "$work/emulator-flag.log" || { cat "$work/emulator-flag.log"; fail "comet-mpm-emulator --version did not print $version"; }
 "$work/tools/comet-mpm-emulator" --urls http://127.0.0.1:0 >"$work/emulator.log" 2>&1 &
 emulator_pid=$!
 root=""
