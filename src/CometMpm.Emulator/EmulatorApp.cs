@@ -21,12 +21,18 @@ internal static class EmulatorApp
     /// <summary>Builds the app from command-line arguments and, when given, explicit options (which then win over configuration).</summary>
     public static WebApplication Build(string[] args, MpmEmulatorOptions? options = null, bool quiet = false)
     {
+        var inProcess = options is not null;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            Args = args,
+            // In-process, the builder reads the host's environment before its sources can be cleared (below): the
+            // environment name, content root and hosting startups are pinned here so the host's variables
+            // (ASPNETCORE_ENVIRONMENT, ASPNETCORE_CONTENTROOT, ASPNETCORE_HOSTINGSTARTUPASSEMBLIES) do not reach it.
+            Args = inProcess ? [.. args, "--preventHostingStartup", "true"] : args,
             ApplicationName = typeof(EmulatorApp).Assembly.GetName().Name,
+            EnvironmentName = inProcess ? Environments.Production : null,
+            ContentRootPath = inProcess ? AppContext.BaseDirectory : null,
         });
-        if (options is not null)
+        if (inProcess)
         {
             // Started in-process (a test of the user's): only its own options count, never the host's configuration, its
             // environment variables (Kestrel__Endpoints__…, ASPNETCORE_URLS, Logging__…) or its appsettings.json.

@@ -62,6 +62,9 @@ public sealed class MpmEmulator : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>The app's services, for the tests' look at how it was built (its environment, its options).</summary>
+    internal IServiceProvider Services => _app.Services;
+
     internal static IEnumerable<string> ServerAddresses(IServer server) =>
         server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
 }

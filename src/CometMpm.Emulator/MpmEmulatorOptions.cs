@@ -1,13 +1,14 @@
 namespace CometMpm.Emulator;
 
 /// <summary>
-/// Settings of the emulator. The executable binds them from the configuration section
-/// <c>Emulator</c> (plus the switches <c>--db</c> and <c>--base-path</c>).
+/// Settings of the emulator. <see cref="MpmEmulator.StartAsync"/> uses exactly these (never the host's configuration);
+/// the <c>comet-mpm-emulator</c> tool binds them from its configuration section <c>Emulator</c> and the switches
+/// <c>--db</c> and <c>--base-path</c>.
 /// </summary>
 public sealed class MpmEmulatorOptions
 {
-    /// <summary>The configuration section the executable binds.</summary>
-    public const string SectionName = "Emulator";
+    /// <summary>The configuration section the tool binds.</summary>
+    internal const string SectionName = "Emulator";
 
     /// <summary>The MPM base path of the ingestion endpoints, like <c>COMET_MPM_BASE_PATH</c> (default <c>/mpm/</c>).</summary>
     public string BasePath { get; set; } = "/mpm/";

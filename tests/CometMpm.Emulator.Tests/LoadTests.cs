@@ -114,7 +114,7 @@ public sealed class LoadTests(ITestOutputHelper output)
 
     private static async Task<(Process Process, string Root)> StartChildEmulatorAsync(string dbPath)
     {
-        var dll = FindEmulatorDll();
+        var dll = ToolDll();
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[] { dll, "--urls", "http://127.0.0.1:0", "--db", dbPath })
         {
@@ -146,23 +146,6 @@ public sealed class LoadTests(ITestOutputHelper output)
             process.Dispose();
             throw;
         }
-    }
-
-    private static string FindEmulatorDll()
-    {
-        // tests/CometMpm.Emulator.Tests/bin/<Configuration>/net10.0 -> src/CometMpm.Emulator/bin/<Configuration>/net10.0
-        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var framework = testDir.Name;
-        var configuration = testDir.Parent!.Name;
-        var repo = testDir;
-        while (repo is not null && !File.Exists(Path.Combine(repo.FullName, "CometMpm.AspNetCore.sln")))
-        {
-            repo = repo.Parent;
-        }
-
-        var dll = Path.Combine(repo!.FullName, "src", "CometMpm.Emulator", "bin", configuration, framework, "CometMpm.Emulator.dll");
-        Assert.True(File.Exists(dll), $"build the emulator first: {dll} is missing");
-        return dll;
     }
 
     private static long ReadStatusKb(int pid, string field)

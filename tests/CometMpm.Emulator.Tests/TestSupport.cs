@@ -76,6 +76,24 @@ internal static class TestSupport
         return form;
     }
 
+    /// <summary>The comet-mpm-emulator tool's entry assembly, built beside this test project (the project references it for the build order only).</summary>
+    public static string ToolDll()
+    {
+        // tests/CometMpm.Emulator.Tests/bin/<Configuration>/net10.0 -> src/CometMpm.Emulator.Tool/bin/<Configuration>/net10.0
+        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var framework = testDir.Name;
+        var configuration = testDir.Parent!.Name;
+        var repo = testDir;
+        while (repo is not null && !File.Exists(Path.Combine(repo.FullName, "CometMpm.AspNetCore.sln")))
+        {
+            repo = repo.Parent;
+        }
+
+        var dll = Path.Combine(repo!.FullName, "src", "CometMpm.Emulator.Tool", "bin", configuration, framework, "CometMpm.Emulator.Tool.dll");
+        Assert.True(File.Exists(dll), $"build the emulator tool first: {dll} is missing");
+        return dll;
+    }
+
     public static string TempDbPath() => Path.Combine(Path.GetTempPath(), "mpm-emulator-tests", Guid.NewGuid().ToString("N") + ".db");
 
     public static void DeleteDb(string path)

@@ -24,9 +24,9 @@ browser="$(command -v chromium || command -v chromium-browser || true)"
 command -v curl >/dev/null || fail "curl is not installed"
 
 configuration="${CONFIGURATION:-Debug}"
-dotnet build src/CometMpm.Emulator -c "$configuration" --nologo -v quiet >"$work/build.log" 2>&1 \
+dotnet build src/CometMpm.Emulator.Tool -c "$configuration" --nologo -v quiet >"$work/build.log" 2>&1 \
   || { cat "$work/build.log"; fail "the emulator does not build"; }
-dll="src/CometMpm.Emulator/bin/$configuration/net10.0/CometMpm.Emulator.dll"
+dll="src/CometMpm.Emulator.Tool/bin/$configuration/net10.0/CometMpm.Emulator.Tool.dll"
 
 # Port 0: Kestrel picks a free loopback port and the emulator prints it.
 dotnet "$dll" --urls http://127.0.0.1:0 >"$work/emulator.log" 2>&1 &

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Packs the five packages into artifacts/packages and proves they are complete and usable:
+# Packs the six packages (four libraries, two tools) into artifacts/packages and proves they are complete and usable:
 #  1. each .nupkg has its README, LICENSE, MIT licence expression, repository URL and commit; each library has its
 #     XML docs; each .snupkg has a PDB whose SourceLink points at the repository;
 #  2. a fresh web project in a temp dir (NuGet.config: the local folder plus the usual sources) references the three
-#     libraries, restores them from that folder and builds with warnings as errors;
+#     client libraries, restores them from that folder and builds with warnings as errors;
 #  3. the two tools install from that folder: comet-mpm-emulator starts, and comet-mpm ping reaches it;
 #  4. the README's minimal Program.cs, copied verbatim into another fresh project, builds, starts, captures a prediction
-#     into that emulator, takes a label and answers /health.
+#     into that emulator, takes a label and answers /health;
+#  5. the README's test snippet, copied verbatim into a fresh xunit project referencing the CometMpm and
+#     CometMpm.Emulator packages, passes under dotnet test: the emulator started in-process receives the logged event.
 # Usage: tests/packaging/check-packages.sh   (CI runs it through .ci/run, after the solution's build and tests)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,8 +26,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "check-packages: FAIL: $*" >&2; exit 1; }
 
-libraries=(CometMpm CometMpm.AspNetCore CometMpm.DataAnalysis)
-tools=(CometMpm.Emulator CometMpm.Cli)
+libraries=(CometMpm CometMpm.AspNetCore CometMpm.DataAnalysis CometMpm.Emulator)
+tools=(CometMpm.Emulator.Tool CometMpm.Cli)
+client_libraries=(CometMpm CometMpm.AspNetCore CometMpm.DataAnalysis) # what a web app references (step 2)
 
 # 1. Pack (Release). The version comes from Directory.Build.props.
 rm -rf "$out"
@@ -38,7 +41,9 @@ version="$(ls "$out"/CometMpm.[0-9]*.nupkg | sed -n 's/.*CometMpm\.\([0-9][^/]*\
 [ -n "$version" ] || fail "no CometMpm package in $out"
 nupkgs=$(ls "$out"/*.nupkg | wc -l)
 snupkgs=$(ls "$out"/*.snupkg | wc -l)
-[ "$nupkgs" -eq 5 ] && [ "$snupkgs" -eq 5 ] || fail "expected 5 .nupkg and 5 .snupkg, found $nupkgs and $snupkgs: $(ls "$out")"
+expected=$(( ${#libraries[@]} + ${#tools[@]} ))
+[ "$nupkgs" -eq "$expected" ] && [ "$snupkgs" -eq "$expected" ] \
+  || fail "expected $expected .nupkg and $expected .snupkg, found $nupkgs and $snupkgs: $(ls "$out")"
 echo "check-packages: packed $nupkgs packages and $snupkgs symbol packages, version $version, into artifacts/packages"
 
 for id in "${libraries[@]}" "${tools[@]}"; do
@@ -68,8 +73,8 @@ for id in "${libraries[@]}" "${tools[@]}"; do
 done
 echo "check-packages: every package has README, LICENSE, MIT licence, repository URL and commit, XML docs (libraries), SourceLink'd PDB"
 
-# 2. A fresh project that uses the three libraries from the local folder. Its packages go to a private folder (with
-#    the machine's cache as a read-only fallback for the third-party ones), so a stale copy of ours is never used.
+# 2. A fresh project that uses the three client libraries from the local folder. Its packages go to a private folder
+#    (with the machine's caches as read-only fallbacks for the third-party ones), so a stale copy of ours is never used.
 for id in "${libraries[@]}"; do
   lower="$(tr '[:upper:]' '[:lower:]' <<<"$id")"
   if [ -d "$HOME/.nuget/packages/$lower/$version" ]; then
@@ -79,6 +84,8 @@ for id in "${libraries[@]}"; do
 done
 app="$work/app"
 mkdir -p "$app" "$work/packages"
+offline_cache="" # the test SDK packages some machines keep here (step 5)
+if [ -d /opt/nuget/packages ]; then offline_cache='<add key="offline-cache" value="/opt/nuget/packages" />'; fi
 cat >"$work/NuGet.config" <<XML
 <?xml version="1.0" encoding="utf-8"?>
 <configuration>
@@ -90,6 +97,7 @@ cat >"$work/NuGet.config" <<XML
   </config>
   <fallbackPackageFolders>
     <add key="machine-cache" value="$HOME/.nuget/packages" />
+    $offline_cache
   </fallbackPackageFolders>
 </configuration>
 XML
@@ -146,19 +154,29 @@ CS
 cp "$work/NuGet.config" "$app/NuGet.config"
 (cd "$app" && dotnet build --nologo -v quiet >"$work/consumer.log" 2>&1) || { cat "$work/consumer.log"; fail "the fresh project does not build against the packages"; }
 # The libraries were restored from artifacts/packages, not from anywhere else: compare the hashes.
-for id in "${libraries[@]}"; do
-  lower="$(tr '[:upper:]' '[:lower:]' <<<"$id")"
-  restored="$work/packages/$lower/$version/$lower.$version.nupkg"
-  [ -f "$restored" ] || fail "$id $version was not restored into the project's package folder"
-  cmp -s "$restored" "$out/$id.$version.nupkg" || fail "$id $version was restored from somewhere other than artifacts/packages"
-done
+assert_restored_from_artifacts() {
+  local id lower restored
+  for id in "$@"; do
+    lower="$(tr '[:upper:]' '[:lower:]' <<<"$id")"
+    restored="$work/packages/$lower/$version/$lower.$version.nupkg"
+    [ -f "$restored" ] || fail "$id $version was not restored into the project's package folder"
+    cmp -s "$restored" "$out/$id.$version.nupkg" || fail "$id $version was restored from somewhere other than artifacts/packages"
+  done
+}
+assert_restored_from_artifacts "${client_libraries[@]}"
 echo "check-packages: a fresh project restored CometMpm, CometMpm.AspNetCore and CometMpm.DataAnalysis $version from artifacts/packages and built (warnings as errors)"
 
 # 3. The tools install from the folder and run.
-dotnet tool install CometMpm.Emulator --version "$version" --tool-path "$work/tools" --configfile "$work/NuGet.config" >"$work/tool1.log" 2>&1 \
+dotnet tool install CometMpm.Emulator.Tool --version "$version" --tool-path "$work/tools" --configfile "$work/NuGet.config" >"$work/tool1.log" 2>&1 \
   || { cat "$work/tool1.log"; fail "the emulator tool does not install"; }
 dotnet tool install CometMpm.Cli --version "$version" --tool-path "$work/tools" --configfile "$work/NuGet.config" >"$work/tool2.log" 2>&1 \
   || { cat "$work/tool2.log"; fail "the CLI tool does not install"; }
+for flag in --help --version; do # print and exit 0, starting nothing (a server would hang here; the timeout fails it)
+  timeout 60 "$work/tools/comet-mpm-emulator" "$flag" >"$work/emulator-flag.log" 2>&1 \
+    || { cat "$work/emulator-flag.log"; fail "comet-mpm-emulator $flag did not exit 0"; }
+  ! grep -q 'Comet MPM emulator: page' "$work/emulator-flag.log" || fail "comet-mpm-emulator $flag started a server"
+done
+grep -q "^$version\$" "$work/emulator-flag.log" || { cat "$work/emulator-flag.log"; fail "comet-mpm-emulator --version did not print $version"; }
 "$work/tools/comet-mpm-emulator" --urls http://127.0.0.1:0 >"$work/emulator.log" 2>&1 &
 emulator_pid=$!
 root=""
@@ -227,4 +245,43 @@ wait "$readme_pid" 2>/dev/null || true
 [ "$label" = "202" ] || { cat "$work/readme-run.log"; fail "the README's labels endpoint answered $label"; }
 [ "${stored:-0}" -ge 1 ] || { cat "$work/readme-run.log"; fail "the emulator stored no prediction from the README's app"; }
 echo "check-packages: the README's Program.cs built and ran in a fresh project: /health 200, prediction $id captured into the emulator, label 202"
+
+# 5. The README's test snippet, copied verbatim into a fresh xunit project (test packages at the repository's
+#    versions) that references CometMpm and CometMpm.Emulator from the local folder, passes: the snippet starts the
+#    emulator in-process, logs an event through a client pointed at it and asserts that the event arrived.
+tests_app="$work/readme-tests"
+mkdir -p "$tests_app"
+cp "$work/NuGet.config" "$tests_app/NuGet.config"
+repo_version() {
+  local v
+  v="$(sed -n "s/.*<PackageVersion Include=\"$1\" Version=\"\([^\"]*\)\".*/\1/p" Directory.Packages.props)"
+  [ -n "$v" ] || fail "Directory.Packages.props has no version for $1"
+  echo "$v"
+}
+cat >"$tests_app/ReadmeTests.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <IsPackable>false</IsPackable>
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="Microsoft.NET.Test.Sdk" Version="$(repo_version Microsoft.NET.Test.Sdk)" />
+    <PackageReference Include="xunit" Version="$(repo_version xunit)" />
+    <PackageReference Include="xunit.runner.visualstudio" Version="$(repo_version xunit.runner.visualstudio)" />
+    <PackageReference Include="CometMpm" Version="$version" />
+    <PackageReference Include="CometMpm.Emulator" Version="$version" />
+  </ItemGroup>
+</Project>
+XML
+awk '/^- In your tests/{section=1} section && /^```csharp/{copy=1; next} copy && /^```/{exit} copy' README.md >"$tests_app/MonitoringTests.cs"
+grep -q 'await using var emulator = await MpmEmulator.StartAsync();' "$tests_app/MonitoringTests.cs" \
+  || fail "could not extract the README's test snippet (the csharp block after '- In your tests')"
+(cd "$tests_app" && dotnet test --nologo >"$work/readme-tests.log" 2>&1) \
+  || { cat "$work/readme-tests.log"; fail "the README's test snippet does not pass in a fresh xunit project"; }
+grep -Eq 'Passed: +[1-9]' "$work/readme-tests.log" || { cat "$work/readme-tests.log"; fail "the README's test snippet ran no test"; }
+assert_restored_from_artifacts CometMpm CometMpm.Emulator
+echo "check-packages: the README's test snippet passed in a fresh xunit project on CometMpm and CometMpm.Emulator $version from artifacts/packages"
 echo "check-packages: OK"

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
 namespace CometMpm.Emulator;
 
 /// <summary>The <c>comet-mpm-emulator</c> command.</summary>
