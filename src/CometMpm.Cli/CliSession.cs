@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -17,22 +17,31 @@ internal sealed class CliSession : IAsyncDisposable
 
     public ICometMpm Mpm { get; }
 
-    public static CliSession Create(CliArguments args, bool requireModel)
+    public static CliSession Create(ParseResult args, CliOptions flags, bool requireModel)
     {
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddCometMpm(options =>
         {
-            Set(args, "--api-key", v => options.ApiKey = v);
-            Set(args, "--workspace", v => options.WorkspaceName = v);
-            Set(args, "--model", v => options.ModelName = v);
-            Set(args, "--model-version", v => options.ModelVersion = v);
-            Set(args, "--base-path", v => options.BasePath = v);
-            Set(args, "--url", v => options.UrlOverride = Uri.TryCreate(v, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            // The library read the COMET_* variables already; a flag given wins over its variable.
+            Set(args.GetValue(flags.ApiKey), v => options.ApiKey = v);
+            Set(args.GetValue(flags.Workspace), v => options.WorkspaceName = v);
+            Set(args.GetValue(flags.Model), v => options.ModelName = v);
+            Set(args.GetValue(flags.ModelVersion), v => options.ModelVersion = v);
+            Set(args.GetValue(flags.BasePath), v => options.BasePath = v);
+            Set(args.GetValue(flags.Url), v => options.UrlOverride = Uri.TryCreate(v, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
                 ? uri
                 : throw new CliException($"--url '{v}' is not an absolute http(s) URL.", CliApp.UsageError));
-            Set(args, "--retries", v => options.MaxRetryAttempts = PositiveOrZero("--retries", v));
-            Set(args, "--chunk-size-mb", v => options.CsvChunkSizeMb = PositiveOrZero("--chunk-size-mb", v));
+            if (args.GetValue(flags.Retries) is { } retries)
+            {
+                options.MaxRetryAttempts = retries;
+            }
+
+            if (args.GetValue(flags.ChunkSizeMb) is { } chunk)
+            {
+                options.CsvChunkSizeMb = chunk;
+            }
+
             if (!requireModel)
             {
                 // ping does not send model data: placeholders satisfy the validation.
@@ -79,11 +88,7 @@ internal sealed class CliSession : IAsyncDisposable
         catch (OptionsValidationException ex)
         {
             provider.Dispose();
-            throw new CliException(
-                ex.Failures.Any(f => f.Contains("ApiKey", StringComparison.Ordinal)) && args.Get("--api-key") is null
-                    ? "no API key: set COMET_API_KEY or pass --api-key."
-                    : "invalid settings: " + string.Join(" ", ex.Failures),
-                CliApp.UsageError);
+            throw new CliException(Explain(ex.Failures), CliApp.UsageError);
         }
         catch
         {
@@ -100,16 +105,34 @@ internal sealed class CliSession : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static void Set(CliArguments args, string name, Action<string> set)
+    private static void Set(string? value, Action<string> set)
     {
-        if (args.Get(name) is { } value)
+        if (value is not null)
         {
             set(value);
         }
     }
 
-    private static int PositiveOrZero(string name, string value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) && number >= 0
-            ? number
-            : throw new CliException($"{name} must be a whole number, not '{value}'.", CliApp.UsageError);
+    /// <summary>The library's validation failures in the user's words: the flag and the variable, not the option's name.</summary>
+    private static string Explain(IEnumerable<string> failures)
+    {
+        var messages = failures.Select(failure => Settings.FirstOrDefault(s => failure.Contains(s.Property, StringComparison.Ordinal)) is { Property: not null } s
+            ? $"{s.Flag} / {s.Variable}: {failure}"
+            : failure).ToList();
+        return messages.Any(m => m.StartsWith("--api-key", StringComparison.Ordinal))
+            ? "no API key: set COMET_API_KEY or pass --api-key."
+            : "invalid settings: " + string.Join(" ", messages);
+    }
+
+    private static readonly (string Property, string Flag, string Variable)[] Settings =
+    [
+        ("ApiKey", "--api-key", "COMET_API_KEY"),
+        ("WorkspaceName", "--workspace", "COMET_MPM_WORKSPACE_NAME"),
+        ("ModelName", "--model", "COMET_MPM_MODEL_NAME"),
+        ("ModelVersion", "--model-version", "COMET_MPM_MODEL_VERSION"),
+        ("BasePath", "--base-path", "COMET_MPM_BASE_PATH"),
+        ("UrlOverride", "--url", "COMET_URL_OVERRIDE"),
+        ("MaxRetryAttempts", "--retries", "-"),
+        ("CsvChunkSizeMb", "--chunk-size-mb", "COMET_MPM_CSV_CHUNK_SIZE_MB"),
+    ];
 }

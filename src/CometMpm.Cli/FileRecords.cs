@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CometMpm.Csv;
 using CometMpm.Datasets;
 
 namespace CometMpm.Cli;
@@ -34,17 +35,36 @@ internal static class FileRecords
     private static IEnumerable<FileRecord> ReadCsv(string path, string[] columns, bool labels)
     {
         using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        long line = 1;
-        _ = CometMpm.Datasets.CsvHeader.ReadRecord(reader, ref line); // the header, checked already
+
+        // The reader the library and the emulator share: the same records, and the same error for an unclosed quote.
+        var csv = new CsvRecordReader(reader);
+        var fields = new List<string>();
+        _ = csv.Read(fields); // the header, checked already
         while (true)
         {
-            var start = line;
-            var fields = CometMpm.Datasets.CsvHeader.ReadRecord(reader, ref line);
-            if (fields is null)
+            CsvFormatException? unreadable = null;
+            bool more;
+            try
+            {
+                more = csv.Read(fields);
+            }
+            catch (CsvFormatException ex)
+            {
+                unreadable = ex;
+                more = false;
+            }
+
+            if (unreadable is not null)
+            {
+                yield return new FileRecord(unreadable.Line, null, null, null, null, null, CsvFormatException.UnclosedQuote);
+            }
+
+            if (!more)
             {
                 yield break;
             }
 
+            var start = csv.RecordLine;
             if (fields.Count == 1 && fields[0].Length == 0)
             {
                 continue;

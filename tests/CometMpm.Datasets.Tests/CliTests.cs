@@ -59,7 +59,7 @@ public sealed class CliTests : IAsyncLifetime
         var run = await CliRunner.RunAsync(Environment(), "log", file);
 
         Assert.Equal(0, run.ExitCode);
-        Assert.Contains("3 predictions sent, 0 rejected, 0 dropped", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("3 predictions queued, 0 invalid line(s) not sent.\n3 delivered.", run.Stdout, StringComparison.Ordinal);
         var events = _server.Events;
         Assert.Equal(3, events.Count);
         Assert.Equal(
@@ -80,9 +80,10 @@ public sealed class CliTests : IAsyncLifetime
 
         var run = await CliRunner.RunAsync(Environment(), "log", file, "--labels");
 
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(3, run.ExitCode); // some lines invalid, the rest delivered
         Assert.Contains("line 2: predictionId", run.Stderr, StringComparison.Ordinal);
-        Assert.Contains("2 labels sent, 1 rejected", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("2 labels queued, 1 invalid", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("2 delivered", run.Stdout, StringComparison.Ordinal);
         var batch = Assert.Single(_server.Requests, r => r.Path == "/mpm/v2/labels/batch");
         Assert.Equal(2, batch.Events.Count);
         Assert.Equal("""{"chargeback":true}""", batch.Events[0].GetProperty("labels").GetRawText());
@@ -101,9 +102,9 @@ public sealed class CliTests : IAsyncLifetime
 
         var run = await CliRunner.RunAsync(Environment(), "log", file);
 
-        Assert.Equal(1, run.ExitCode); // one line rejected, not a crash (was: unhandled InvalidOperationException, exit 134)
+        Assert.Equal(3, run.ExitCode); // one line invalid, not a crash (was: unhandled InvalidOperationException, exit 134)
         Assert.Contains("line 2: timestamp \"yesterday\" is not a whole number of milliseconds", run.Stderr, StringComparison.Ordinal);
-        Assert.Contains("2 predictions sent, 1 rejected", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("2 predictions queued, 1 invalid", run.Stdout, StringComparison.Ordinal);
         var ids = _server.Events.Select(e => e.GetProperty("predictionId").GetString()!).ToList();
         Assert.Equal(2, ids.Count);
         Assert.Contains("ok-1", ids);
@@ -162,12 +163,13 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task UnknownCommand_ExitsTwoWithUsage()
+    public async Task UnknownCommand_ExitsTwo_NamingIt_OnStderrOnly()
     {
         var run = await CliRunner.RunAsync(Environment(), "fly");
 
         Assert.Equal(2, run.ExitCode);
-        Assert.Contains("unknown command 'fly'", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("'fly'", run.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", run.Stdout);
     }
 
     private Dictionary<string, string?> Environment() => new()

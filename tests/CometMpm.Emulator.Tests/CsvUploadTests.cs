@@ -158,4 +158,19 @@ public sealed class CsvUploadTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, status);
     }
+
+    [Fact]
+    public async Task EventsCsv_UnclosedQuote_ReportsTheLineTheRecordStartsOn_AndStoresTheRowsBefore()
+    {
+        await using var emulator = await MpmEmulator.StartAsync();
+        using var http = CreateHttp(emulator);
+        const string Csv = "feature_text,feature_n\r\n\"two\nlines\",1\r\n\"open,2\r\nmore,3\r\n";
+
+        var (status, text) = await UploadAsync(http, "v2/data/events/csv", CsvForm(Csv));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("error: line 4: a quoted field opened in this record is not closed before the end of the file", text);
+        Assert.Contains("done: 2 rows, 1 stored, 0 duplicates ignored, 1 invalid", text);
+        Assert.Equal("two\nlines", Assert.Single((await emulator.Client.GetEventsAsync()).Events).Features!["text"].GetString());
+    }
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CometMpm.Csv;
 using CometMpm.Emulator.Ingestion;
 using CometMpm.Emulator.Persistence;
 using CometMpm.Emulator.Serialization;
@@ -183,6 +184,8 @@ internal sealed class CsvUploadHandler(EmulatorStore store, MpmEmulatorOptions o
         var csv = new CsvRecordReader(text);
         var record = new List<string>();
         var counts = new UploadCounts();
+        List<IncomingEvent>? batch = null;
+        var target = StoreTarget.Predictions;
 
         try
         {
@@ -206,8 +209,8 @@ internal sealed class CsvUploadHandler(EmulatorStore store, MpmEmulatorOptions o
             }
 
             var builder = new RowBuilder(settings, columns, time);
-            var batch = new List<IncomingEvent>(ChunkSize);
-            var target = settings.Type switch
+            batch = new List<IncomingEvent>(ChunkSize);
+            target = settings.Type switch
             {
                 CsvDatasetType.Events => StoreTarget.Predictions,
                 CsvDatasetType.LateLabels => StoreTarget.Labels,
@@ -247,11 +250,18 @@ internal sealed class CsvUploadHandler(EmulatorStore store, MpmEmulatorOptions o
                 }
             }
 
-            await FlushAsync(target, settings, batch, counts, cancellationToken).ConfigureAwait(false);
         }
-        catch (FormatException ex)
+        catch (CsvFormatException ex)
         {
+            // The unclosed record is a row that cannot be stored; the rows before it still are (below).
+            counts.Rows++;
+            counts.Invalid++;
             await WriteLineAsync(response, "error: " + ex.Message, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (batch is not null)
+        {
+            await FlushAsync(target, settings, batch, counts, cancellationToken).ConfigureAwait(false);
         }
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;

@@ -1,4 +1,5 @@
 using System.Text;
+using CometMpm.Csv;
 
 namespace CometMpm.Datasets;
 
@@ -87,7 +88,16 @@ internal sealed class CsvHeader
                 : $"The first line of '{path}' is empty: it must be the header (timestamp, predictionId, feature_*, prediction_*, label_value_* columns).");
         }
 
-        var columns = SplitColumns(text);
+        List<string> columns;
+        try
+        {
+            columns = CsvRecordReader.SplitLine(text);
+        }
+        catch (CsvFormatException ex)
+        {
+            throw new InvalidDataException($"The CSV header of '{path}' cannot be read: {ex.Message}", ex);
+        }
+
         if (Validate(columns, datasetType) is { } problem)
         {
             throw new InvalidDataException($"The CSV header of '{path}' is not valid for {Wire(datasetType)}: {problem}");
@@ -111,80 +121,6 @@ internal sealed class CsvHeader
         DatasetType.TrainingEvents => "TRAINING_EVENTS",
         _ => type.ToString(),
     };
-
-    /// <summary>Splits a CSV line into fields (RFC 4180 quoting, <c>""</c> inside quotes is one quote).</summary>
-    internal static List<string> SplitColumns(string line)
-    {
-        using var reader = new StringReader(line);
-        long lines = 0;
-        return ReadRecord(reader, ref lines) ?? [string.Empty];
-    }
-
-    /// <summary>
-    /// Reads one CSV record (RFC 4180: <c>""</c> inside quotes is one quote, and a quoted field may hold line
-    /// breaks, so a record may span lines); null at the end of the input. <paramref name="line"/> counts the lines read.
-    /// </summary>
-    internal static List<string>? ReadRecord(TextReader reader, ref long line)
-    {
-        var text = reader.ReadLine();
-        if (text is null)
-        {
-            return null;
-        }
-
-        line++;
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        var quoted = false;
-        while (true)
-        {
-            for (var i = 0; i < text.Length; i++)
-            {
-                var c = text[i];
-                if (quoted)
-                {
-                    if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
-                    {
-                        field.Append('"');
-                        i++;
-                    }
-                    else if (c == '"')
-                    {
-                        quoted = false;
-                    }
-                    else
-                    {
-                        field.Append(c);
-                    }
-                }
-                else if (c == '"')
-                {
-                    quoted = true;
-                }
-                else if (c == ',')
-                {
-                    fields.Add(field.ToString());
-                    field.Clear();
-                }
-                else
-                {
-                    field.Append(c);
-                }
-            }
-
-            if (!quoted || reader.ReadLine() is not { } next)
-            {
-                break;
-            }
-
-            line++;
-            field.Append('\n');
-            text = next;
-        }
-
-        fields.Add(field.ToString());
-        return fields;
-    }
 
     /// <summary>
     /// Checks the columns: each is <c>timestamp</c>, <c>predictionId</c> or starts with <c>feature_</c>,
