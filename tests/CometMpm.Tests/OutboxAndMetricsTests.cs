@@ -289,12 +289,25 @@ public sealed class MemoryBoundTests(ITestOutputHelper output)
             {
                 Interlocked.Add(ref accepted, value);
             }
-            else if (tags.Length > 0 && (string?)tags[0].Value == "queue_full")
+            else if (Reason(tags) == "queue_full")
             {
                 Interlocked.Add(ref queueFull, value);
             }
         });
         listener.Start();
+        static string? Reason(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "error.type")
+                {
+                    return tag.Value as string;
+                }
+            }
+
+            return null;
+        }
+
         var process = Process.GetCurrentProcess();
         GC.Collect();
         var baseline = GC.GetTotalMemory(forceFullCollection: true);

@@ -38,9 +38,9 @@ internal sealed class CometMpmInstruments
         Spilled = meter.CreateCounter<long>("cometmpm.events.spilled", "{event}", "Events written to the outbox to be replayed later.");
         Quarantined = meter.CreateCounter<long>("cometmpm.outbox.quarantined", "{file}", "Outbox files that could not be read back, moved to quarantine/.");
         meter.CreateObservableGauge("cometmpm.queue.depth", () => Observe(static c => c.QueueDepth()), "{event}", "Events waiting in the send queue.");
-        meter.CreateObservableGauge("cometmpm.outbox.files", () => Observe(static c => c.OutboxFiles()), "{file}", "Batches waiting in the outbox.");
-        meter.CreateObservableGauge("cometmpm.outbox.bytes", () => Observe(static c => c.OutboxBytes()), "By", "Bytes waiting in the outbox.");
-        meter.CreateObservableGauge("cometmpm.outbox.events", () => Observe(static c => c.OutboxEvents()), "{event}", "Events waiting in the outbox.");
+        meter.CreateObservableGauge("cometmpm.outbox.files", () => Observe(static c => c.OutboxFileCount()), "{file}", "Batches waiting in the outbox.");
+        meter.CreateObservableGauge("cometmpm.outbox.bytes", () => Observe(static c => c.OutboxByteCount()), "By", "Bytes waiting in the outbox.");
+        meter.CreateObservableGauge("cometmpm.outbox.events", () => Observe(static c => c.OutboxEventCount()), "{event}", "Events waiting in the outbox.");
     }
 
     internal Counter<long> Enqueued { get; }

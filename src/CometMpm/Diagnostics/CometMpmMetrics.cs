@@ -101,7 +101,7 @@ internal sealed class CometMpmMetrics
         }
     }
 
-    internal long? OutboxFiles()
+    internal long? OutboxFileCount()
     {
         lock (_lock)
         {
@@ -109,7 +109,7 @@ internal sealed class CometMpmMetrics
         }
     }
 
-    internal long? OutboxBytes()
+    internal long? OutboxByteCount()
     {
         lock (_lock)
         {
@@ -117,7 +117,7 @@ internal sealed class CometMpmMetrics
         }
     }
 
-    internal long? OutboxEvents()
+    internal long? OutboxEventCount()
     {
         lock (_lock)
         {

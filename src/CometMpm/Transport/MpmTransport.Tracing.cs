@@ -6,6 +6,16 @@ namespace CometMpm.Transport;
 /// <summary>What the transport writes on its spans (see <see cref="CometMpmTracing"/>).</summary>
 internal sealed partial class MpmTransport
 {
+    private static void DescribeBatch(Activity? activity, bool labels, int events, int bytes)
+    {
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("cometmpm.batch.kind", labels ? "labels" : "events");
+            activity.SetTag("cometmpm.batch.events", events);
+            activity.SetTag("cometmpm.batch.bytes", bytes);
+        }
+    }
+
     /// <summary>The request's attributes, named as the HTTP client conventions name them (the URL holds no secret).</summary>
     private static void DescribeRequest(Activity? activity, HttpMethod method, Uri uri)
     {

@@ -35,7 +35,6 @@ internal sealed partial class MpmTransport
     private readonly ResiliencePipeline<HttpResponseMessage> _batchPipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _pingPipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _uploadPipeline;
-    private readonly CometMpmMetrics _metrics;
 
     public MpmTransport(
         IHttpClientFactory httpClientFactory,
@@ -50,7 +49,7 @@ internal sealed partial class MpmTransport
         Address = address;
         _apiKey = options.ApiKey ?? string.Empty;
         _timeProvider = timeProvider;
-        _metrics = metrics;
+        Metrics = metrics;
         Gate = gate;
         _batchPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: true, gate.PauseUntil);
         _pingPipeline = BuildPipeline(options, timeProvider, metrics, logger, retryStatuses: false, gate.PauseUntil);
@@ -60,7 +59,7 @@ internal sealed partial class MpmTransport
     public ServerAddress Address { get; }
 
     /// <summary>The metrics of the client this transport belongs to (their tags also tag its spans).</summary>
-    public CometMpmMetrics Metrics => _metrics;
+    public CometMpmMetrics Metrics { get; }
 
     /// <summary>The send gate of this client; the transport sets its <c>Retry-After</c> pause and waits it out.</summary>
     public SendGate Gate { get; }
@@ -77,21 +76,15 @@ internal sealed partial class MpmTransport
     /// <summary>Posts a batch body of <paramref name="events"/> events to <c>events/batch</c> or <c>labels/batch</c>: one span, <c>cometmpm.batch.send</c>.</summary>
     public async Task<TransportResult> PostBatchAsync(bool labels, ReadOnlyMemory<byte> body, int events, CancellationToken cancellationToken)
     {
-        using var activity = CometMpmTracing.StartOperation(CometMpmTracing.BatchSpan, _metrics);
-        if (activity is { IsAllDataRequested: true })
-        {
-            activity.SetTag("cometmpm.batch.kind", labels ? "labels" : "events");
-            activity.SetTag("cometmpm.batch.events", events);
-            activity.SetTag("cometmpm.batch.bytes", body.Length);
-        }
-
+        using var activity = CometMpmTracing.StartOperation(CometMpmTracing.BatchSpan, Metrics);
+        DescribeBatch(activity, labels, events, body.Length);
         return await SendAsync(_batchPipeline, HttpMethod.Post, labels ? LabelsPath : EventsPath, body, activity, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The start-up health check: only connection errors and timeouts are retried, as in the Python SDK. One span, <c>cometmpm.ping</c>.</summary>
     public async Task<TransportResult> PingAsync(CancellationToken cancellationToken)
     {
-        using var activity = CometMpmTracing.StartOperation(CometMpmTracing.PingSpan, _metrics);
+        using var activity = CometMpmTracing.StartOperation(CometMpmTracing.PingSpan, Metrics);
         return await SendAsync(_pingPipeline, HttpMethod.Get, PingPath, null, activity, cancellationToken).ConfigureAwait(false);
     }
 
