@@ -1,6 +1,8 @@
 using CometMpm.AspNetCore;
 using CometMpm.Emulator;
 using Examples.Iris;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 // An Iris classifier trained with ML.NET at start and served by a minimal API; every prediction and every
 // late label goes to Comet MPM. Without an API key (CometMpm:ApiKey or COMET_API_KEY) the local MPM emulator
@@ -24,6 +26,19 @@ else
 }
 
 builder.Services.AddCometMpmAspNetCore();
+
+// OpenTelemetry, behind a switch (Telemetry:Console=true, or the environment variable Telemetry__Console=true): the
+// library's meter and spans, the requests and the HTTP client, printed by the console exporter. See docs/observability.md.
+if (builder.Configuration.GetValue<bool>("Telemetry:Console"))
+{
+    builder.Services.AddOpenTelemetry()
+        .WithMetrics(metrics => metrics.AddMeter("CometMpm").AddConsoleExporter())
+        .WithTracing(tracing => tracing
+            .AddSource("CometMpm")
+            .AddAspNetCoreInstrumentation()
+            .AddHttpClientInstrumentation()
+            .AddConsoleExporter());
+}
 builder.Services.AddSingleton(_ => IrisModel.Train(IrisModel.DefaultDataPath));
 
 var app = builder.Build();
