@@ -71,6 +71,50 @@ public sealed class TelemetryTests
     }
 
     [Fact]
+    public async Task FirstEventLoggedInsideAnOperation_LaterBatchesAreNotChildrenOfThatOperation()
+    {
+        await using var server = await ScriptedMpmServer.StartAsync();
+        using var callerSource = new ActivitySource("CometMpm.Tests.Caller");
+        using var spans = new SpanRecorder(parentBased: false, "CometMpm", callerSource.Name);
+        await using var client = await StartAsync(server, start: false); // no host start: the first LogEvent starts the loops
+
+        ActivityTraceId callerTrace;
+        using (var request = callerSource.StartActivity("request"))
+        {
+            callerTrace = request!.TraceId;
+            client.Mpm.LogEvent("p1", Features(("amount", 1)));
+        }
+
+        Assert.True(await client.Mpm.FlushAsync());
+        client.Mpm.LogEvent("p2", Features(("amount", 2)));
+        Assert.True(await client.Mpm.FlushAsync());
+
+        var batches = spans.To(server.BaseUrl).Where(s => s.OperationName == "cometmpm.batch.send").ToList();
+        Assert.Equal(2, batches.Count);
+        Assert.All(batches, b => Assert.NotEqual(callerTrace, b.TraceId));
+    }
+
+    [Fact]
+    public async Task Spans_NeverCarryTheApiKey_EvenWhenTheServerEchoesIt()
+    {
+        await using var server = await ScriptedMpmServer.StartAsync();
+        server.Enqueue(new ScriptedResponse(400, Body: $"{{\"msg\":\"key {ApiKey} is not allowed for {Uri.EscapeDataString(ApiKey)}\"}}"));
+        using var spans = new SpanRecorder(parentBased: false, "CometMpm", HttpSource);
+        await using var client = await StartAsync(server);
+
+        client.Mpm.LogEvent("p1", Features(("amount", 1)));
+        await client.Mpm.FlushAsync();
+
+        var recorded = spans.To(server.BaseUrl);
+        Assert.Contains(recorded, s => s.OperationName == "cometmpm.batch.send" && s.Status == ActivityStatusCode.Error);
+        foreach (var span in recorded)
+        {
+            var text = string.Join(" ", span.TagObjects.Select(t => $"{t.Key}={t.Value}")) + " " + span.StatusDescription + " " + span.DisplayName;
+            Assert.DoesNotContain(ApiKey, text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task WhenOnlyTheHttpClientIsTraced_TheLibrarysRequestsAreNotRoots_AndAParentBasedSamplerDropsThem()
     {
         // A tracer that records every HTTP span: the library's have a parent (an unrecorded one), none is a root.

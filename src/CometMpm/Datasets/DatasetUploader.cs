@@ -52,7 +52,7 @@ internal sealed class DatasetUploader(MpmTransport transport, StartupCheck start
         {
             activity.SetTag("cometmpm.upload.dataset_type", CsvHeader.Wire(datasetType));
             activity.SetTag("cometmpm.upload.file_bytes", fileLength);
-            activity.SetTag("url.full", url.GetLeftPart(UriPartial.Path));
+            activity.SetTag("url.full", CometMpmTracing.Redacted(url));
         }
 
         var started = Stopwatch.GetTimestamp();

@@ -92,7 +92,7 @@ internal sealed class DeliveryStage
 
         lock (_lock)
         {
-            return _loop ??= _end is null ? Task.Run(RunAsync) : Task.CompletedTask;
+            return _loop ??= _end is null ? StartDetached(RunAsync) : Task.CompletedTask;
         }
     }
 
@@ -179,7 +179,7 @@ internal sealed class DeliveryStage
         Task loop;
         lock (_lock)
         {
-            loop = _loop ??= Task.Run(RunAsync); // the end starts the loops itself: EnsureStarted no longer does
+            loop = _loop ??= StartDetached(RunAsync); // the end starts the loops itself: EnsureStarted no longer does
         }
 
         using (var timer = CancellationTokenSource.CreateLinkedTokenSource(hostStopping))
@@ -217,6 +217,18 @@ internal sealed class DeliveryStage
 
     /// <summary>The supervisor: the start-up check beside the worker (which sends nothing before it answers, but spills
     /// to the outbox meanwhile), then the replayer, until the end.</summary>
+    /// <summary>
+    /// Starts a loop that lives as long as the client without the caller's execution context: the first LogEvent may come
+    /// from a request, whose Activity (and HttpContext) must not become the parent of every later batch.
+    /// </summary>
+    private static Task StartDetached(Func<Task> loop)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return Task.Run(loop);
+        }
+    }
+
     private async Task RunAsync()
     {
         var check = _options.RaiseOnErrorDuringInit ? Task.CompletedTask : RunCheckAsync();

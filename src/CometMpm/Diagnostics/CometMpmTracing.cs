@@ -53,6 +53,9 @@ internal static class CometMpmTracing
         return parent.Start();
     }
 
+    /// <summary>A URL for <c>url.full</c>: scheme, host, port and path; credentials, query and fragment left out.</summary>
+    public static string Redacted(Uri uri) => uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
+
     /// <summary>Records how the operation ended, as the HTTP client conventions name it.</summary>
     public static void SetOutcome(Activity? activity, int statusCode, string? errorType, string? description)
     {

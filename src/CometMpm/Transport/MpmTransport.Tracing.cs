@@ -24,7 +24,7 @@ internal sealed partial class MpmTransport
             activity.SetTag("http.request.method", method.Method);
             activity.SetTag("server.address", uri.Host);
             activity.SetTag("server.port", uri.Port);
-            activity.SetTag("url.full", uri.GetLeftPart(UriPartial.Path));
+            activity.SetTag("url.full", CometMpmTracing.Redacted(uri));
         }
     }
 
