@@ -169,14 +169,8 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
             return refused;
         }
 
-        if (string.IsNullOrWhiteSpace(predictionId))
-        {
-            return RefuseInvalid("predictionId is empty: pass a unique id per prediction.");
-        }
-
-        var prediction = outputFeatures is { Count: > 0 } ? outputFeatures : null;
-        var labelMap = labels is { Count: > 0 } ? labels : null;
-        return Enqueue(new MpmEvent(MpmEventKind.Prediction, _model, predictionId, TimestampMs(timestamp), inputFeatures, prediction, labelMap));
+        var error = EventFactory.TryCreatePrepared(_model, predictionId, inputFeatures, outputFeatures, labels, TimestampMs(timestamp), out var mpmEvent);
+        return error is null ? Enqueue(mpmEvent!) : RefuseInvalid(error);
     }
 
     public Task<bool> FlushAsync(CancellationToken cancellationToken = default) => _stage.FlushAsync(cancellationToken);

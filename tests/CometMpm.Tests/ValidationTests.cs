@@ -11,7 +11,7 @@ public sealed class ValidationTests
         { "  ", null, "predictionId is empty" },
         { "p1", Features(("nested", new Dictionary<string, object?> { ["x"] = 1 })), "inputFeatures[\"nested\"]" },
         { "p1", Features(("list", new List<int> { 1, 2 })), "not a scalar" },
-        { "p1", Features(("when", DateTime.UnixEpoch)), "inputFeatures[\"when\"] is a DateTime" },
+        { "p1", Features(("bytes", new byte[] { 1, 2 })), "inputFeatures[\"bytes\"] is a Byte[]" },
         { "p1", Features(("", 1)), "inputFeatures has an empty name" },
     };
 

@@ -11,7 +11,8 @@ namespace CometMpm.Datasets;
 /// and, on a full queue, waits for <see cref="ICometMpm.FlushAsync"/> and tries once more.
 /// </summary>
 /// <remarks>Over 300 lines because it reads three row sources (objects, <see cref="System.Data.IDataReader"/>, dictionaries)
-/// into one result; one value normalizer for every producer (issue 15) is where it shrinks.</remarks>
+/// into one result, with the row-only rules (prediction id, timestamp in seconds, the deprecated output value and probability);
+/// what a cell's value becomes is <see cref="ValueNormalizer"/>'s alone.</remarks>
 internal static class RowLogger
 {
     public static async Task<RowLoggingResult> RunAsync<T>(ICometMpm mpm, IEnumerable<T> rows, RowMapping<T> mapping, RowLoggingOptions options, CancellationToken cancellationToken)
@@ -182,9 +183,9 @@ internal static class RowLogger
         double? probability = null;
         try
         {
-            if (mapping.OutputValueSelector is { } valueSelector && !TryCell(valueSelector(row), out value))
+            if (mapping.OutputValueSelector is { } valueSelector && valueSelector(row) is var cell && !TryCell(cell, out value))
             {
-                return $"output value is a {valueSelector(row)!.GetType().Name}, not a scalar (string, bool, number or null).";
+                return ValueNormalizer.NotScalar("output value", "value", cell!);
             }
 
             if (mapping.OutputProbabilitySelector is { } probabilitySelector && Missing(probabilitySelector(row)) is { } p)
@@ -231,7 +232,7 @@ internal static class RowLogger
 
             if (!TryCell(raw, out var value))
             {
-                return $"{kind} '{name}' is a {raw!.GetType().Name}, which is not a scalar: values must be a string, bool, integer, floating-point number or null.";
+                return ValueNormalizer.NotScalar($"{kind} '{name}'", name, raw!);
             }
 
             items[i] = new(name, value);
@@ -250,26 +251,16 @@ internal static class RowLogger
         _ => cell,
     };
 
-    /// <summary>Normalizes a cell as the single-event API does (NaN and ±Infinity become null); dates become ISO 8601 strings.</summary>
+    /// <summary>Normalizes a cell by the one type table (<see cref="ValueNormalizer"/>); <see cref="DBNull"/> is a missing value.</summary>
     private static bool TryCell(object? cell, out object? value)
     {
-        switch (cell)
+        if (cell is DBNull)
         {
-            case DBNull:
-                value = null;
-                return true;
-            case DateTime dateTime:
-                value = dateTime.ToString("O", CultureInfo.InvariantCulture);
-                return true;
-            case DateTimeOffset dateTimeOffset:
-                value = dateTimeOffset.ToString("O", CultureInfo.InvariantCulture);
-                return true;
-            case DateOnly date:
-                value = date.ToString("O", CultureInfo.InvariantCulture);
-                return true;
-            default:
-                return EventFactory.TryNormalizeValue(cell, out value);
+            value = null;
+            return true;
         }
+
+        return ValueNormalizer.TryNormalize(cell, out value);
     }
 
     private static string? TryTimestamp(object cell, out DateTimeOffset? timestamp)

@@ -1,11 +1,9 @@
-using System.Text.Json;
-
 namespace CometMpm.Events;
 
 /// <summary>
 /// Validates and normalizes logging input on the caller's thread and builds the immutable
-/// <see cref="MpmEvent"/>. Inputs are copied, never changed. The inclusion rules of protocol §4.4
-/// and the deprecated-argument mapping of §4.5 live here and nowhere else.
+/// <see cref="MpmEvent"/>. Inputs are copied, never changed; every value goes through <see cref="ValueNormalizer"/>.
+/// The inclusion rules of protocol §4.4 and the deprecated-argument mapping of §4.5 live here and nowhere else.
 /// </summary>
 internal static class EventFactory
 {
@@ -49,6 +47,31 @@ internal static class EventFactory
         }
 
         mpmEvent = new MpmEvent(MpmEventKind.Prediction, model, predictionId!, timestampMs, features, prediction, labelMap, bytes);
+        return null;
+    }
+
+    /// <summary>
+    /// Builds a prediction event from maps the library's own producers (capture, rows, the command-line tool) built
+    /// with <see cref="ValueNormalizer"/> already: nothing is copied again; empty outputs and labels are left out.
+    /// </summary>
+    public static string? TryCreatePrepared(
+        ModelIdentity model,
+        string? predictionId,
+        FeatureMap? inputFeatures,
+        FeatureMap? outputFeatures,
+        FeatureMap? labels,
+        long timestampMs,
+        out MpmEvent? mpmEvent)
+    {
+        mpmEvent = null;
+        if (ValidatePredictionId(predictionId) is { } idError)
+        {
+            return idError;
+        }
+
+        var prediction = outputFeatures is { Count: > 0 } ? outputFeatures : null;
+        var labelMap = labels is { Count: > 0 } ? labels : null;
+        mpmEvent = new MpmEvent(MpmEventKind.Prediction, model, predictionId!, timestampMs, inputFeatures, prediction, labelMap);
         return null;
     }
 
@@ -198,9 +221,9 @@ internal static class EventFactory
             return $"{field} has an empty name: every entry needs a non-empty name.";
         }
 
-        if (!TryNormalizeValue(pair.Value, out var normalized))
+        if (!ValueNormalizer.TryNormalize(pair.Value, out var normalized))
         {
-            return $"{field}[\"{pair.Key}\"] is a {pair.Value!.GetType().Name}, which is not a scalar: values must be a string, bool, integer, floating-point number or null. Flatten nested objects into names such as \"{pair.Key}.field\", or convert the value to a string or number.";
+            return ValueNormalizer.NotScalar($"{field}[\"{pair.Key}\"]", pair.Key, pair.Value!);
         }
 
         if (index == items.Length)
@@ -212,65 +235,6 @@ internal static class EventFactory
         items[index++] = new KeyValuePair<string, object?>(pair.Key, normalized);
         estimate += FeatureMap.EntryBytes(pair.Key, normalized);
         return null;
-    }
-
-    /// <summary>
-    /// Keeps supported scalars as they are (no new allocation); NaN and ±Infinity become null (a missing
-    /// value, as the CSV upload treats "NaN"), since JSON cannot carry them and the Python SDK would lose
-    /// the whole batch; enums, chars and Guids become strings.
-    /// </summary>
-    internal static bool TryNormalizeValue(object? value, out object? normalized)
-    {
-        normalized = value;
-        switch (value)
-        {
-            case null or string or bool or int or long:
-                return true;
-            case double d:
-                if (!double.IsFinite(d))
-                {
-                    normalized = null;
-                }
-
-                return true;
-            case float f:
-                if (!float.IsFinite(f))
-                {
-                    normalized = null;
-                }
-
-                return true;
-            case decimal or short or byte or sbyte or ushort or uint or ulong:
-                return true;
-            case char c:
-                normalized = c.ToString();
-                return true;
-            case Enum e:
-                normalized = e.ToString();
-                return true;
-            case Guid g:
-                normalized = g.ToString();
-                return true;
-            case JsonElement element:
-                // Copied: the caller may dispose its JsonDocument as soon as the call returns, long before the event is sent.
-                // Reading an already disposed one throws here, on the caller's thread, and refuses the value.
-                try
-                {
-                    if (element.ValueKind is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
-                    {
-                        return false;
-                    }
-
-                    normalized = element.Clone();
-                    return true;
-                }
-                catch (ObjectDisposedException)
-                {
-                    return false;
-                }
-            default:
-                return false;
-        }
     }
 
     // A Dictionary without removals enumerates in insertion order, and assigning an existing name keeps
