@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CometMpm.Csv;
 using CometMpm.Datasets;
+using CometMpm.Events;
 
 namespace CometMpm.Cli;
 
@@ -193,7 +194,9 @@ internal static class FileRecords
         var map = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var property in element.EnumerateObject())
         {
-            map[property.Name] = property.Value.ValueKind == JsonValueKind.Null ? null : property.Value.Clone();
+            // The client's type table copies a scalar out of the line's document (a number keeps its JSON text); an object
+            // or array is copied as it is, for LogEvent to refuse naming the field.
+            map[property.Name] = ValueNormalizer.TryNormalize(property.Value, out var value) ? value : property.Value.Clone();
         }
 
         return map;

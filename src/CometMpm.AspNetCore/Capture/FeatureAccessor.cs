@@ -1,7 +1,5 @@
 using System.Collections;
 using System.Globalization;
-using System.Numerics;
-using System.Text.Json;
 using CometMpm.Events;
 
 namespace CometMpm.AspNetCore.Capture;
@@ -70,42 +68,16 @@ internal sealed class FeatureAccessor
     }
 
     /// <summary>
-    /// Normalizes a value the way the client does (<see cref="EventFactory.TryNormalizeValue"/>), and formats the
-    /// scalars it does not take (dates and times, URIs, big integers) as invariant strings; anything else is null.
+    /// Normalizes a value by the client's one type table (<see cref="ValueNormalizer"/>), so capture sends what
+    /// <c>LogEvent</c> sends; a value the table refuses becomes null, since capture never fails the request.
     /// </summary>
-    public static object? Normalize(object? value)
-    {
-        if (EventFactory.TryNormalizeValue(value, out var normalized))
-        {
-            return normalized;
-        }
+    public static object? Normalize(object? value) => ValueNormalizer.TryNormalize(value, out var normalized) ? normalized : null;
 
-        return value switch
-        {
-            DateTime d => d.ToString("O", CultureInfo.InvariantCulture),
-            DateTimeOffset d => d.ToString("O", CultureInfo.InvariantCulture),
-            DateOnly d => d.ToString("O", CultureInfo.InvariantCulture),
-            TimeOnly t => t.ToString("O", CultureInfo.InvariantCulture),
-            TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
-            Half h => Normalize((double)h),
-            nint n => (long)n,
-            nuint n => (ulong)n,
-            Uri u => u.OriginalString,
-            Int128 or UInt128 or BigInteger => ((IFormattable)value).ToString(null, CultureInfo.InvariantCulture),
-            _ => null,
-        };
-    }
-
-    /// <summary>Whether values of a type are scalars the capture sends as one feature.</summary>
-    public static bool IsScalarType(Type type)
-    {
-        var t = Nullable.GetUnderlyingType(type) ?? type;
-        return t.IsPrimitive || t.IsEnum
-            || t == typeof(string) || t == typeof(decimal) || t == typeof(Guid)
-            || t == typeof(DateTime) || t == typeof(DateTimeOffset) || t == typeof(DateOnly) || t == typeof(TimeOnly) || t == typeof(TimeSpan)
-            || t == typeof(Uri) || t == typeof(Half) || t == typeof(Int128) || t == typeof(UInt128) || t == typeof(BigInteger)
-            || t == typeof(JsonElement) || t == typeof(object);
-    }
+    /// <summary>
+    /// Whether values of a type are captured as one feature: the type table's, and <see cref="object"/>, whose
+    /// value is normalized when read.
+    /// </summary>
+    public static bool IsScalarType(Type type) => type == typeof(object) || ValueNormalizer.IsSupportedType(type);
 }
 
 /// <summary>Builds the array of a <see cref="CometMpm.Events.FeatureMap"/>, sized once in the common case.</summary>

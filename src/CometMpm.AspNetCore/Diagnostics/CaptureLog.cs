@@ -20,7 +20,7 @@ internal static partial class CaptureLog
     [LoggerMessage(1005, LogLevel.Debug, "Comet MPM captures {Endpoint} into model '{Model}': input {Input}, sample rate {SampleRate}, failed responses {CaptureFailed}.")]
     public static partial void EndpointCaptured(ILogger logger, string endpoint, string model, string input, double sampleRate, bool captureFailed);
 
-    [LoggerMessage(1006, LogLevel.Warning, "Comet MPM ignored the {Kind} '{Name}' added through ICometMpmPredictionContext: a {ValueType} is not a scalar (string, bool, number, enum, Guid or null).")]
+    [LoggerMessage(1006, LogLevel.Warning, "Comet MPM ignored the {Kind} '{Name}' added through ICometMpmPredictionContext: a {ValueType} is not a scalar (string, bool, number, enum, Guid, date or time, Uri or null).")]
     public static partial void ExtraNotScalar(ILogger logger, string kind, string name, string valueType);
 
     [LoggerMessage(1007, LogLevel.Debug, "Comet MPM labels for prediction '{PredictionId}' refused: {Reason}")]

@@ -2,6 +2,7 @@ using System.Text.Json;
 using CometMpm.AspNetCore.Capture;
 using CometMpm.AspNetCore.Diagnostics;
 using CometMpm.Diagnostics;
+using CometMpm.Events;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -143,26 +144,11 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
                 return "A label has an empty name.";
             }
 
-            object? value;
-            switch (property.Value.ValueKind)
+            // The type table LogLabel applies: a scalar is copied out of the request's document (a number keeps its
+            // JSON text, as the command-line tool sends it), an object or array is refused here with a 400.
+            if (!ValueNormalizer.TryNormalize(property.Value, out var value))
             {
-                case JsonValueKind.String:
-                    value = property.Value.GetString();
-                    break;
-                case JsonValueKind.Number:
-                    value = property.Value.TryGetInt64(out var integer) ? (object)integer : property.Value.GetDouble();
-                    break;
-                case JsonValueKind.True:
-                    value = true;
-                    break;
-                case JsonValueKind.False:
-                    value = false;
-                    break;
-                case JsonValueKind.Null:
-                    value = null;
-                    break;
-                default:
-                    return $"The label '{property.Name}' is {Article(property.Value.ValueKind)}: labels must be scalars (a string, number, true/false or null).";
+                return $"The label '{property.Name}' is {Article(property.Value.ValueKind)}: labels must be scalars (a string, number, true/false or null).";
             }
 
             labels[property.Name] = value;
