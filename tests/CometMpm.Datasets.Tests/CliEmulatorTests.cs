@@ -94,12 +94,5 @@ public sealed class CliEmulatorTests : IAsyncLifetime
     private async Task<List<string>> StoredIds(string model = "cli-model") =>
         [.. (await _emulator.Client.GetEventsAsync("cli", model, "1")).Events.Select(e => e.PredictionId.GetString()!)];
 
-    private Dictionary<string, string?> Environment(string model = "cli-model") => new()
-    {
-        ["COMET_API_KEY"] = TestClient.ApiKey,
-        ["COMET_URL_OVERRIDE"] = _emulator.BaseUrl.ToString(),
-        ["COMET_MPM_WORKSPACE_NAME"] = "cli",
-        ["COMET_MPM_MODEL_NAME"] = model,
-        ["COMET_MPM_MODEL_VERSION"] = "1",
-    };
+    private Dictionary<string, string?> Environment(string model = "cli-model") => CliRunner.Environment(_emulator.BaseUrl, workspace: "cli", model: model, version: "1");
 }

@@ -172,12 +172,5 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal("", run.Stdout);
     }
 
-    private Dictionary<string, string?> Environment() => new()
-    {
-        ["COMET_API_KEY"] = TestClient.ApiKey,
-        ["COMET_URL_OVERRIDE"] = _server.BaseUrl.ToString(),
-        ["COMET_MPM_WORKSPACE_NAME"] = "payments",
-        ["COMET_MPM_MODEL_NAME"] = "fraud-detector",
-        ["COMET_MPM_MODEL_VERSION"] = "2.3.0",
-    };
+    private Dictionary<string, string?> Environment() => CliRunner.Environment(_server.BaseUrl);
 }

@@ -5,6 +5,16 @@ namespace CometMpm.Datasets.Tests.Infrastructure;
 /// <summary>Runs the built <c>comet-mpm</c> dll with <c>dotnet</c> as a child process, with only the given <c>COMET_*</c> variables.</summary>
 public static class CliRunner
 {
+    /// <summary>The COMET_* variables of a CLI run against <paramref name="server"/>: the test key and one model.</summary>
+    public static Dictionary<string, string?> Environment(Uri server, string workspace = "payments", string model = "fraud-detector", string version = "2.3.0") => new()
+    {
+        ["COMET_API_KEY"] = TestClient.ApiKey,
+        ["COMET_URL_OVERRIDE"] = server.ToString(),
+        ["COMET_MPM_WORKSPACE_NAME"] = workspace,
+        ["COMET_MPM_MODEL_NAME"] = model,
+        ["COMET_MPM_MODEL_VERSION"] = version,
+    };
+
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(Dictionary<string, string?> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
