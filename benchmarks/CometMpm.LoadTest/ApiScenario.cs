@@ -15,7 +15,11 @@ namespace CometMpm.LoadTest;
 /// <c>--duration</c> seconds. So the modes of one round see the same machine, and the ratios to <c>off</c> are taken per
 /// round (paired), then their median. Load: <c>--rate 0</c> closed loop at saturation (wrk when installed, else a .NET
 /// client); <c>--rate N</c> a fixed-rate open-loop client (<see cref="OpenLoopClient"/>). Reports requests/s, latency
-/// percentiles and the API process's CPU per request.
+/// percentiles, the API process's CPU and allocated bytes per request, and what the sink received per request. Modes:
+/// <c>off</c>, <c>logevent</c>, <c>capture</c>, and <c>otel</c>, the same record through ILogger and OpenTelemetry's OTLP
+/// exporter to the same sink (<see cref="ChildCommands.ServeApiAsync"/>). <c>--work-us 15,50,200</c> repeats the whole run
+/// with that much calibrated CPU work added to every request (<see cref="Work"/>) and prints the cost curve: each mode's
+/// requests/s as a share of off's at each level.
 /// </summary>
 internal static partial class ApiScenario
 {
@@ -34,6 +38,13 @@ internal static partial class ApiScenario
         }
 
         var modes = options.String("modes", "off,logevent,capture").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (modes.FirstOrDefault(m => m is not ("off" or "logevent" or "capture" or "otel")) is { } unknown)
+        {
+            throw new ArgumentException($"Unknown mode '{unknown}': use off, logevent, capture and/or otel.");
+        }
+
+        var workLevels = options.String("work-us", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
         var rounds = options.Int("rounds", 6);
         var duration = Math.Min(options.Int("duration", 5), 30);
         var warmup = options.Int("warmup", 30);
@@ -47,36 +58,97 @@ internal static partial class ApiScenario
         Console.WriteLine(rate > 0
             ? $"# api ({application}): POST /predict at {rate:N0} requests/s (open loop), {connections} connections, {warmup} s warm-up per process + {duration} s measured per mode, {rounds} round(s)"
             : $"# api ({application}): POST /predict at saturation (closed loop, {client}), {connections} connections, {warmup} s warm-up per process + {duration} s measured per mode, {rounds} round(s)");
-        Console.WriteLine($"# CPUs: API {apiCpus ?? "any"}; load client {(client == "dotnet" ? "any (in this process)" : loadCpus ?? "any")}; sink {sinkCpus ?? "any"}; MPM batches of {batch:N0} events (MaxBatchTime 1 s)");
+        Console.WriteLine($"# CPUs: API {apiCpus ?? "any"}; load client {(client == "dotnet" ? "any (in this process)" : loadCpus ?? "any")}; sink {sinkCpus ?? "any"}; MPM batches of {batch:N0} events (MaxBatchTime 1 s); otel: batch log processor, batches of {batch:N0}, every 1 s, OTLP/HTTP protobuf");
         Console.WriteLine($"# {Machine.Describe()}");
 
-        using var sink = await Child.StartPinnedAsync(sinkCpus, "sink");
+        // One calibration for every level and process, so each mode does exactly the same work per request.
+        var perMicrosecond = workLevels.Any(w => w > 0) ? Work.IterationsPerMicrosecond() : 0;
+        if (workLevels.Length > 0)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# work: a xorshift spin added to every request before the model, {perMicrosecond:N0} iterations per µs (fastest of 25 trials here)"));
+        }
+
+        using var sink = await Child.StartPinnedAsync(sinkCpus, "sink", "--count");
+        using var stats = new HttpClient { BaseAddress = sink.Url };
+        var curve = new List<(int WorkUs, Dictionary<string, List<Measurement>> Results)>();
+        foreach (var work in workLevels.Length > 0 ? workLevels : [-1])
+        {
+            var spin = work > 0 ? (long)Math.Round(work * perMicrosecond) : 0;
+            if (work >= 0)
+            {
+                Console.WriteLine();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"## work {work} µs per request ({spin:N0} spin iterations)"));
+                Console.WriteLine();
+            }
+
+            var level = new Level(application, modes, rounds, duration, warmup, batch, spin, apiCpus, load);
+            curve.Add((work, await RunLevelAsync(level, sink, stats)));
+        }
+
+        if (workLevels.Length > 0)
+        {
+            PrintCostCurve(modes, curve);
+        }
+
+        Console.WriteLine($"# load average after: {Machine.LoadAverage()}");
+        return 0;
+    }
+
+    /// <summary>One set of API processes (one per mode) at one work level: warm-up, paired rounds, the summary table.</summary>
+    private static async Task<Dictionary<string, List<Measurement>>> RunLevelAsync(Level level, Child sink, HttpClient stats)
+    {
         var apis = new Dictionary<string, Child>();
         try
         {
-            foreach (var mode in modes)
+            foreach (var mode in level.Modes)
             {
-                apis[mode] = await Child.StartPinnedAsync(apiCpus, "serve-api", "--app", application, "--mode", mode, "--sink", sink.Url.ToString(), "--batch", batch.ToString(CultureInfo.InvariantCulture));
+                apis[mode] = await Child.StartPinnedAsync(
+                    level.ApiCpus,
+                    "serve-api",
+                    "--app", level.Application,
+                    "--mode", mode,
+                    "--sink", sink.Url.ToString(),
+                    "--batch", level.Batch.ToString(CultureInfo.InvariantCulture),
+                    "--spin", level.Spin.ToString(CultureInfo.InvariantCulture));
             }
 
-            foreach (var mode in modes)
+            foreach (var mode in level.Modes)
             {
-                await LoadAsync(load, new Uri(apis[mode].Url, "predict"), warmup, static () => { });
+                await LoadAsync(level.Load, new Uri(apis[mode].Url, "predict"), level.Warmup, static () => Task.CompletedTask);
             }
 
-            var results = modes.ToDictionary(m => m, _ => new List<Measurement>());
-            Console.WriteLine("| Round | Mode | Requests/s | p50 | p90 | p99 | API CPU per request | API CPU (cores) | Errors |");
-            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
-            for (var round = 1; round <= rounds; round++)
+            await Task.Delay(SettleTime); // the last warm-up's final batch is not counted in the first measurement
+
+            var results = level.Modes.ToDictionary(m => m, _ => new List<Measurement>());
+            Console.WriteLine("| Round | Mode | Requests/s | p50 | p90 | p99 | API CPU per request | API CPU (cores) | Allocated per request | Records per request | Sent per request | Errors |");
+            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for (var round = 1; round <= level.Rounds; round++)
             {
-                foreach (var mode in round % 2 == 1 ? modes : modes.Reverse().ToArray())
+                foreach (var mode in round % 2 == 1 ? level.Modes : level.Modes.Reverse().ToArray())
                 {
                     var api = apis[mode];
                     var cpu = TimeSpan.Zero;
-                    var m = await LoadAsync(load, new Uri(api.Url, "predict"), duration, () => cpu = api.CpuTime);
+                    long allocated = 0;
+                    var sent = SinkStats.Zero;
+                    var m = await LoadAsync(level.Load, new Uri(api.Url, "predict"), level.Duration, async () =>
+                    {
+                        cpu = api.CpuTime;
+                        allocated = await AllocatedAsync(api);
+                        sent = await SinkStats.ReadAsync(stats, mode);
+                    });
                     await Task.Delay(SettleTime); // the sender's last partial batch belongs to this measurement
                     var used = api.CpuTime - cpu;
-                    m = m with { CpuPerRequest = used / Math.Max(1, m.Requests), Cores = used / TimeSpan.FromSeconds(duration) };
+                    var allocatedNow = await AllocatedAsync(api);
+                    var delivered = (await SinkStats.ReadAsync(stats, mode)) - sent;
+                    var requests = Math.Max(1, m.Requests);
+                    m = m with
+                    {
+                        CpuPerRequest = used / requests,
+                        Cores = used / TimeSpan.FromSeconds(level.Duration),
+                        AllocatedPerRequest = (double)(allocatedNow - allocated) / requests,
+                        RecordsPerRequest = (double)(mode == "otel" ? delivered.OtlpRecords : delivered.MpmEvents) / requests,
+                        SentPerRequest = (double)delivered.Bytes / requests,
+                    };
                     results[mode].Add(m);
                     if (m.Errors > 0)
                     {
@@ -85,23 +157,26 @@ internal static partial class ApiScenario
 
                     Console.WriteLine(string.Create(
                         CultureInfo.InvariantCulture,
-                        $"| {round} | {mode} | {m.RequestsPerSecond:N0} | {Ms(m.P50)} | {Ms(m.P90)} | {Ms(m.P99)} | {m.CpuPerRequest.TotalMicroseconds:N1} µs | {m.Cores:N2} | {m.Errors} |"));
+                        $"| {round} | {mode} | {m.RequestsPerSecond:N0} | {Ms(m.P50)} | {Ms(m.P90)} | {Ms(m.P99)} | {m.CpuPerRequest.TotalMicroseconds:N1} µs | {m.Cores:N2} | {m.AllocatedPerRequest:N0} B | {m.RecordsPerRequest:N3} | {m.SentPerRequest:N0} B | {m.Errors} |"));
                 }
             }
 
             Console.WriteLine();
-            Console.WriteLine("Medians over the rounds; \"vs off\" is the median of the per-round ratios to off.");
+            Console.WriteLine("Medians over the rounds; \"vs off\" is the median of the per-round ratios to off. Records per request: what the sink");
+            Console.WriteLine("received (MPM events, or OTLP log records for otel) per request answered; below 1 means records were dropped or late.");
             Console.WriteLine();
-            Console.WriteLine("| Mode | Requests/s | vs off | p50 | p99 | p99 vs off | API CPU per request | vs off |");
-            Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| Mode | Requests/s | vs off | p50 | p99 | p99 vs off | API CPU per request | vs off | Allocated per request | vs off | Records per request |");
+            Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             var baseline = results.GetValueOrDefault("off");
-            foreach (var mode in modes)
+            foreach (var mode in level.Modes)
             {
                 var runs = results[mode];
                 Console.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"| {mode} | {Median(runs.Select(r => r.RequestsPerSecond)):N0} | {PairedRatio(runs, baseline, r => r.RequestsPerSecond)} | {Ms(Median(runs.Select(r => r.P50)))} | {Ms(Median(runs.Select(r => r.P99)))} | {PairedRatio(runs, baseline, r => r.P99.TotalMilliseconds)} | {Median(runs.Select(r => r.CpuPerRequest)).TotalMicroseconds:N2} µs | {PairedRatio(runs, baseline, r => r.CpuPerRequest.TotalMicroseconds)} |"));
+                    $"| {mode} | {Median(runs.Select(r => r.RequestsPerSecond)):N0} | {PairedRatio(runs, baseline, r => r.RequestsPerSecond)} | {Ms(Median(runs.Select(r => r.P50)))} | {Ms(Median(runs.Select(r => r.P99)))} | {PairedRatio(runs, baseline, r => r.P99.TotalMilliseconds)} | {Median(runs.Select(r => r.CpuPerRequest)).TotalMicroseconds:N2} µs | {PairedRatio(runs, baseline, r => r.CpuPerRequest.TotalMicroseconds)} | {Median(runs.Select(r => r.AllocatedPerRequest)):N0} B | {PairedRatio(runs, baseline, r => r.AllocatedPerRequest)} | {Median(runs.Select(r => r.RecordsPerRequest)):N3} |"));
             }
+
+            return results;
         }
         finally
         {
@@ -110,10 +185,45 @@ internal static partial class ApiScenario
                 api.Dispose();
             }
         }
-
-        Console.WriteLine($"# load average after: {Machine.LoadAverage()}");
-        return 0;
     }
+
+    /// <summary>
+    /// What monitoring costs an endpoint by how much CPU the endpoint itself uses: per work level, off's CPU per request
+    /// (the endpoint's own cost, work included) and each mode's requests/s as a share of off's, with its extra CPU per
+    /// request (medians of the per-round ratios and differences).
+    /// </summary>
+    private static void PrintCostCurve(string[] modes, List<(int WorkUs, Dictionary<string, List<Measurement>> Results)> curve)
+    {
+        var others = modes.Where(m => m != "off").ToArray();
+        Console.WriteLine();
+        Console.WriteLine("## Cost curve: requests/s as a share of off's (extra API CPU per request), by work per request");
+        Console.WriteLine();
+        if (!modes.Contains("off"))
+        {
+            Console.WriteLine("(no off mode in --modes: nothing to compare with)");
+            return;
+        }
+
+        Console.WriteLine($"| Work added | off: API CPU per request | off: requests/s | {string.Join(" | ", others)} |");
+        Console.WriteLine($"|---:|---:|---:|{string.Concat(others.Select(_ => "---:|"))}");
+        foreach (var (work, results) in curve)
+        {
+            var off = results["off"];
+            var cells = others.Select(m => $"{PairedRatio(results[m], off, r => r.RequestsPerSecond)} ({PairedDifference(results[m], off, r => r.CpuPerRequest.TotalMicroseconds)} µs)");
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"| {work} µs | {Median(off.Select(r => r.CpuPerRequest)).TotalMicroseconds:N1} µs | {Median(off.Select(r => r.RequestsPerSecond)):N0} | {string.Join(" | ", cells)} |"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Read the row whose off CPU per request is nearest your endpoint's. At saturation (--rate 0) the share is about");
+        Console.WriteLine("C / (C + extra) for an endpoint of C µs; below saturation requests/s stay at the offered rate and the cost is CPU and latency.");
+    }
+
+    private static async Task<long> AllocatedAsync(Child api) =>
+        long.Parse(await AllocatedClient.GetStringAsync(new Uri(api.Url, "control/allocated")), CultureInfo.InvariantCulture);
+
+    private static readonly HttpClient AllocatedClient = new();
 
     /// <summary>After a measured load, the sender's last batch (MaxBatchTime 1 s) is still counted in that measurement.</summary>
     private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1.5);
@@ -179,22 +289,30 @@ internal static partial class ApiScenario
 
     private static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("N3", CultureInfo.InvariantCulture) + " ms";
 
-    private static string Ratio(double value, double? baseline) =>
-        baseline is { } b && b > 0 ? (value / b).ToString("P1", CultureInfo.InvariantCulture) : "-";
+    private static string PairedDifference(List<Measurement> runs, List<Measurement>? baseline, Func<Measurement, double> value)
+    {
+        if (baseline is null || baseline.Count != runs.Count)
+        {
+            return "-";
+        }
+
+        var difference = Median(runs.Zip(baseline, (r, b) => value(r) - value(b)));
+        return (difference >= 0 ? "+" : "") + difference.ToString("N1", CultureInfo.InvariantCulture);
+    }
 
     /// <summary>Runs one load; <paramref name="measuring"/> is called when its measured part starts.</summary>
-    private static Task<Measurement> LoadAsync(LoadSpec load, Uri url, int seconds, Action measuring)
+    private static async Task<Measurement> LoadAsync(LoadSpec load, Uri url, int seconds, Func<Task> measuring)
     {
         if (load.Client == "open-loop")
         {
-            return OpenLoopAsync(load, url, seconds, measuring);
+            return await OpenLoopAsync(load, url, seconds, measuring);
         }
 
-        measuring();
-        return load.Client == "wrk" ? WrkAsync(load, url, seconds) : DotnetClientAsync(url, load.Body, load.Connections, seconds);
+        await measuring();
+        return load.Client == "wrk" ? await WrkAsync(load, url, seconds) : await DotnetClientAsync(url, load.Body, load.Connections, seconds);
     }
 
-    private static async Task<Measurement> OpenLoopAsync(LoadSpec load, Uri url, int seconds, Action measuring)
+    private static async Task<Measurement> OpenLoopAsync(LoadSpec load, Uri url, int seconds, Func<Task> measuring)
     {
         var info = Child.Command(
             load.Cpus,
@@ -214,7 +332,7 @@ internal static partial class ApiScenario
             {
                 if (line == "MEASURING")
                 {
-                    measuring();
+                    await measuring();
                 }
                 else if (line.StartsWith("RESULT ", StringComparison.Ordinal))
                 {
@@ -303,7 +421,38 @@ internal static partial class ApiScenario
     [GeneratedRegex(@"Non-2xx or 3xx responses:\s+(\d+)")]
     private static partial Regex NonSuccess();
 
-    private sealed record Measurement(double RequestsPerSecond, TimeSpan P50, TimeSpan P90, TimeSpan P99, long Requests, long Errors, TimeSpan CpuPerRequest, double Cores);
+    private sealed record Measurement(double RequestsPerSecond, TimeSpan P50, TimeSpan P90, TimeSpan P99, long Requests, long Errors, TimeSpan CpuPerRequest, double Cores)
+    {
+        /// <summary>Bytes the API process allocated (all threads: request, sender, exporter) per request answered.</summary>
+        public double AllocatedPerRequest { get; init; }
+
+        /// <summary>Records the sink received from this mode (MPM events, or OTLP log records) per request answered.</summary>
+        public double RecordsPerRequest { get; init; }
+
+        /// <summary>Request body bytes the sink received per request answered (JSON batches, or OTLP protobuf).</summary>
+        public double SentPerRequest { get; init; }
+    }
 
     private sealed record LoadSpec(string Client, string Body, int Rate, int Connections, string? Cpus);
+
+    private sealed record Level(string Application, string[] Modes, int Rounds, int Duration, int Warmup, int Batch, long Spin, string? ApiCpus, LoadSpec Load);
+
+    /// <summary>
+    /// The sink's counters for one mode's process, which sends under its own first path segment
+    /// (<c>GET /control/stats/{mode}</c>: requests bytes otlpRequests otlpBytes otlpRecords mpmEvents).
+    /// </summary>
+    private readonly record struct SinkStats(long Requests, long Bytes, long OtlpRecords, long MpmEvents)
+    {
+        public static SinkStats Zero => default;
+
+        public static async Task<SinkStats> ReadAsync(HttpClient sink, string mode)
+        {
+            var f = (await sink.GetStringAsync(new Uri($"control/stats/{mode}", UriKind.Relative))).Split(' ');
+            long F(int i) => long.Parse(f[i], CultureInfo.InvariantCulture);
+            return new SinkStats(F(0), F(1), F(4), F(5));
+        }
+
+        public static SinkStats operator -(SinkStats a, SinkStats b) =>
+            new(a.Requests - b.Requests, a.Bytes - b.Bytes, a.OtlpRecords - b.OtlpRecords, a.MpmEvents - b.MpmEvents);
+    }
 }

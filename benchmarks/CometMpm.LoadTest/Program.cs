@@ -4,7 +4,8 @@ using CometMpm.LoadTest;
 
 // Load scenarios for the Comet MPM client, loopback only, each run bounded in time. See docs/benchmarks.md.
 //   sender  the background sender's delivery rate (events/s) and CPU per event, to a loopback sink in a child process
-//   api     an API under load (wrk closed loop, or a fixed-rate open-loop client) with MPM off / LogEvent / endpoint capture
+//   api     an API under load (wrk closed loop, or a fixed-rate open-loop client) with MPM off / LogEvent / endpoint capture /
+//           the same record through ILogger + OpenTelemetry (otel), optionally at several amounts of work per request
 // Internal commands (started as child processes): sink, serve-api, load.
 var command = args.Length > 0 ? args[0] : "help";
 var options = Arguments.Parse(args.Skip(1));
@@ -33,11 +34,17 @@ static int Usage()
           sender  [--events 1000000] [--batch 1000] [--features 10] [--runs 3]
                   fills the queue while the sink holds the start-up ping, then times the sender draining it
                   (after one unmeasured warm-up run of 100,000 events)
-          api     [--app iris|loans] [--modes off,logevent,capture] [--rate 0] [--rounds 6] [--duration 5]
+          api     [--app iris|loans] [--modes off,logevent,capture[,otel]] [--rate 0] [--rounds 6] [--duration 5]
                   [--warmup 30] [--connections 16] [--client wrk|dotnet] [--no-pin]
-                  [--batch 1000]
+                  [--batch 1000] [--work-us 15,50,200]
                   an API on 127.0.0.1 under load, MPM off vs on. --rate 0: closed loop at saturation (wrk when
                   installed); --rate N: N requests/s, open loop (latency from each request's due time).
+                  Modes: off; logevent (ICometMpm.LogEvent in the handler); capture (.WithCometMpm()); otel (the same
+                  record through a [LoggerMessage] ILogger call, OpenTelemetry's batch log processor and OTLP/HTTP
+                  protobuf exporter, batches of --batch every 1 s, to the same sink's /v1/logs).
+                  Reports requests/s, latency, API CPU and bytes allocated per request, and records the sink got per request.
+                  --work-us LIST: the whole run once per level, with that many µs of calibrated CPU work (a spin, not
+                  a sleep) added to every request, then a cost curve: each mode's requests/s as a share of off's.
                   With 2+ CPUs the API runs on the first half of the allowed CPUs, wrk / the fixed-rate client and the
                   sink on the rest ([--sink-cpus LIST] moves the sink). --client dotnet runs unpinned, in this process.
         """);
