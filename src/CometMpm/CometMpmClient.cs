@@ -79,7 +79,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
         _stage = new DeliveryStage(name, options, _queue, transport, _ledger, _errors, _outbox, metrics, timeProvider, _logger);
         _uploader = new DatasetUploader(transport, _stage.Check, _model, options, _logger);
         MpmBase = address.MpmBase;
-        metrics.AddQueueDepthSource(() => _queue.Count);
+        metrics.SetQueueDepthSource(() => _queue.Count);
         Log.Started(_logger, metrics.ClientName, address.MpmBase, _model.WorkspaceName, _model.ModelName, _model.ModelVersion);
     }
 

@@ -63,6 +63,7 @@ public sealed class TelemetryTests
         client.Mpm.LogEvent("p1", Features(("amount", 1)));
         await client.Mpm.FlushAsync();
 
+        LedgerAssert.Balanced(client);
         var batch = Assert.Single(spans.To(server.BaseUrl), s => s.OperationName == "cometmpm.batch.send");
         Assert.Equal(ActivityStatusCode.Error, batch.Status);
         Assert.Equal("400", batch.GetTagItem("error.type"));
@@ -105,6 +106,7 @@ public sealed class TelemetryTests
         client.Mpm.LogEvent("p1", Features(("amount", 1)));
         await client.Mpm.FlushAsync();
 
+        LedgerAssert.Balanced(client);
         var recorded = spans.To(server.BaseUrl);
         Assert.Contains(recorded, s => s.OperationName == "cometmpm.batch.send" && s.Status == ActivityStatusCode.Error);
         foreach (var span in recorded)

@@ -77,7 +77,8 @@ internal sealed class CometMpmMetrics
 
     public void Quarantined() => _instruments.Quarantined.Add(1, Tags);
 
-    public void AddQueueDepthSource(Func<long> source)
+    /// <summary>Where the queue-depth gauge reads this client's queue (one queue per client).</summary>
+    public void SetQueueDepthSource(Func<long> source)
     {
         lock (_lock)
         {
@@ -85,7 +86,8 @@ internal sealed class CometMpmMetrics
         }
     }
 
-    public void AddOutboxSource(Func<int> files, Func<long> bytes, Func<long> events)
+    /// <summary>Where the outbox gauges read this client's outbox.</summary>
+    public void SetOutboxSource(Func<int> files, Func<long> bytes, Func<long> events)
     {
         lock (_lock)
         {

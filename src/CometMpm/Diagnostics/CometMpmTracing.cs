@@ -28,7 +28,7 @@ internal static class CometMpmTracing
     /// </summary>
     public static Activity? StartOperation(string name, CometMpmMetrics metrics)
     {
-        var activity = Source.HasListeners() ? Source.StartActivity(name, ActivityKind.Internal) : null;
+        var activity = Source.StartActivity(name, ActivityKind.Internal); // null when no one listens or samples it
         if (activity is not null)
         {
             if (activity.IsAllDataRequested)

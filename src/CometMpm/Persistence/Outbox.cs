@@ -78,7 +78,7 @@ internal sealed class Outbox : IDisposable
         try
         {
             var outbox = new Outbox(options, timeProvider, metrics, ledger, logger);
-            metrics.AddOutboxSource(() => outbox.Files, () => outbox.Bytes, () => outbox.Events);
+            metrics.SetOutboxSource(() => outbox.Files, () => outbox.Bytes, () => outbox.Events);
             return outbox;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
