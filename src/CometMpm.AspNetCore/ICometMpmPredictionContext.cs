@@ -6,6 +6,12 @@ namespace CometMpm.AspNetCore;
 /// Inject it into a handler, controller or service (it is scoped to the request). Outside a captured endpoint,
 /// or when the prediction is not sampled, <see cref="IsCaptured"/> is false and the Add methods do nothing.
 /// </summary>
+/// <remarks>
+/// Capture resolves the context only once the application has resolved it somewhere: until then a captured request
+/// creates no dependency-injection scope for it. So on the one request where the context is first resolved inside a
+/// handler, after the capture began (not as a handler parameter or constructor argument, which are resolved before),
+/// <see cref="PredictionId"/> is null and <see cref="IsCaptured"/> false; what is added to it is still sent.
+/// </remarks>
 public interface ICometMpmPredictionContext
 {
     /// <summary>The prediction id of the current request (also returned in the prediction id response header);

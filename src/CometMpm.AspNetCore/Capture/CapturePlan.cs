@@ -65,15 +65,16 @@ internal readonly struct ActionArguments(IDictionary<string, object?> arguments)
 }
 
 /// <summary>The state of one captured request between the handler's start and its result.</summary>
-internal readonly struct CaptureScope(PredictionContext context, string predictionId, KeyValuePair<string, object?>[]? inputs)
+internal readonly struct CaptureScope(PredictionContext? context, string predictionId, KeyValuePair<string, object?>[]? inputs)
 {
-    public PredictionContext Context { get; } = context;
+    /// <summary>The request's prediction context when the application uses it; null otherwise.</summary>
+    public PredictionContext? Context { get; } = context;
 
     public string PredictionId { get; } = predictionId;
 
     public KeyValuePair<string, object?>[]? Inputs { get; } = inputs;
 
-    public bool IsActive => Context is not null;
+    public bool IsActive => PredictionId is not null;
 }
 
 /// <summary>
@@ -94,12 +95,14 @@ internal sealed class CapturePlan
     private readonly CometMpmMetrics? _metrics;
     private readonly ConcurrentDictionary<Type, FeatureAccessor[]> _outputs = new();
     private readonly bool _scalarOutputAllowed;
+    private readonly PredictionContextUsage _contextUsage;
 
     /// <summary>The tag that carries the prediction id on the request's <see cref="Activity"/>.</summary>
     public const string PredictionIdTag = "cometmpm.prediction_id";
 
-    private CapturePlan(string displayName, CaptureSettings settings, InputSpec input, ICometMpm client, JsonSerializerOptions json, FeatureModelCache models, CaptureDiagnostics diagnostics)
+    private CapturePlan(string displayName, CaptureSettings settings, InputSpec input, ICometMpm client, JsonSerializerOptions json, FeatureModelCache models, CaptureDiagnostics diagnostics, PredictionContextUsage contextUsage)
     {
+        _contextUsage = contextUsage;
         _displayName = displayName;
         _settings = settings;
         _input = input;
@@ -133,7 +136,8 @@ internal sealed class CapturePlan
         var client = CaptureClients.Resolve(services, settings.Model, displayName);
         services.GetService<CaptureSampleRates>()?.Record(settings.Model, settings.SampleRate);
         var input = chooseInput(json, models, settings);
-        return new CapturePlan(displayName, settings, input, client, json, models, diagnostics);
+        var contextUsage = services.GetRequiredService<PredictionContextUsage>();
+        return new CapturePlan(displayName, settings, input, client, json, models, diagnostics, contextUsage);
     }
 
     /// <summary>
@@ -193,12 +197,12 @@ internal sealed class CapturePlan
         PredictionContext? context = null;
         try
         {
-            context = http.RequestServices?.GetService<PredictionContext>() ?? new PredictionContext();
+            context = RequestContext(http);
             var root = _input.HasRoot ? arguments.Get(_input.Index, _input.Name!) : null;
             var predictionId = ReadHeader(http) ?? ReadIdProperty(root) ?? PredictionIds.NewUuidV7(_diagnostics.TimeProvider);
             http.Response.Headers[_settings.PredictionIdHeader] = predictionId;
             var sampled = CometMpmSampler.IsSampled(predictionId, _settings.SampleRate);
-            context.Start(predictionId, sampled);
+            context?.Start(predictionId, sampled);
             var activity = Activity.Current;
             if (activity is { IsAllDataRequested: true })
             {
@@ -235,7 +239,7 @@ internal sealed class CapturePlan
         try
         {
             var status = ResultReader.Read(result, http, out var value);
-            Complete(scope, status, value);
+            Complete(scope, http, status, value);
         }
         catch (Exception ex)
         {
@@ -244,11 +248,11 @@ internal sealed class CapturePlan
     }
 
     /// <summary>Completes a capture with a status code and an output value already read.</summary>
-    public void TryComplete(in CaptureScope scope, int statusCode, object? value)
+    public void TryComplete(in CaptureScope scope, HttpContext http, int statusCode, object? value)
     {
         try
         {
-            Complete(scope, statusCode, value);
+            Complete(scope, http, statusCode, value);
         }
         catch (Exception ex)
         {
@@ -256,10 +260,11 @@ internal sealed class CapturePlan
         }
     }
 
-    private void Complete(in CaptureScope scope, int statusCode, object? value)
+    private void Complete(in CaptureScope scope, HttpContext http, int statusCode, object? value)
     {
-        var context = scope.Context;
-        context.Complete();
+        // A context the handler resolved after the capture began (while the application had not used one yet).
+        var context = scope.Context ?? RequestContext(http);
+        context?.Complete();
         var failed = statusCode >= 400;
         if (failed && !_settings.CaptureFailedResponses)
         {
@@ -267,9 +272,9 @@ internal sealed class CapturePlan
         }
 
         var outputs = ReadOutputs(failed ? null : value, statusCode);
-        var inputs = Merge(scope.Inputs, context.Features, "feature");
-        outputs = Merge(outputs, context.Outputs, "output");
-        var labels = context.Labels is null ? null : Merge([], context.Labels, "label");
+        var inputs = Merge(scope.Inputs, context?.Features, "feature");
+        outputs = Merge(outputs, context?.Outputs, "output");
+        var labels = context?.Labels is null ? null : Merge([], context.Labels, "label");
         Send(scope.PredictionId, inputs, outputs, labels);
     }
 
@@ -393,6 +398,13 @@ internal sealed class CapturePlan
 
         return builder.ToArray();
     }
+
+    /// <summary>
+    /// The request's prediction context, once the application has used one: the first read of RequestServices creates
+    /// the request's dependency-injection scope, which an endpoint that never uses the context should not pay for.
+    /// </summary>
+    private PredictionContext? RequestContext(HttpContext http) =>
+        _contextUsage.IsUsed ? http.RequestServices?.GetService<PredictionContext>() : null;
 
     private string? ReadHeader(HttpContext http) =>
         http.Request.Headers.TryGetValue(_settings.PredictionIdHeader, out var values) && values.Count > 0

@@ -80,7 +80,7 @@ internal sealed class EndpointCapture(CapturePlan plan, EndpointFilterDelegate n
             plan.KeepPredictionIdThroughError(http);
             if (scope.IsActive)
             {
-                plan.TryComplete(scope, StatusCodes.Status500InternalServerError, null);
+                plan.TryComplete(scope, http, StatusCodes.Status500InternalServerError, null);
             }
 
             throw;

@@ -50,7 +50,8 @@ public static class CometMpmAspNetCoreServiceCollectionExtensions
             services.AddHostedService<CaptureStartupCheck>(); // after the web host's own service: the endpoints exist then
         }
 
-        services.TryAddScoped<PredictionContext>();
+        services.TryAddSingleton<PredictionContextUsage>();
+        services.TryAddScoped(sp => sp.GetRequiredService<PredictionContextUsage>().Create());
         services.TryAddScoped<ICometMpmPredictionContext>(sp => sp.GetRequiredService<PredictionContext>());
         return services;
     }

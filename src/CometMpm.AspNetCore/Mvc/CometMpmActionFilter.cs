@@ -47,7 +47,7 @@ internal sealed class CometMpmActionFilter(CometMpmPredictionAttribute attribute
 
         if (executed.Exception is not null && !executed.ExceptionHandled)
         {
-            plan.TryComplete(scope, StatusCodes.Status500InternalServerError, null);
+            plan.TryComplete(scope, http, StatusCodes.Status500InternalServerError, null);
             return;
         }
 
@@ -63,7 +63,7 @@ internal sealed class CometMpmActionFilter(CometMpmPredictionAttribute attribute
             value = null;
         }
 
-        plan.TryComplete(scope, status, value);
+        plan.TryComplete(scope, http, status, value);
     }
 
     internal static int ReadResult(IActionResult? result, HttpContext http, out object? value)
