@@ -46,6 +46,9 @@ public class SerializationBenchmarks
     {
         var model = new ModelIdentity("bench", "loans", "1");
         var events = new MpmEvent[BatchSize];
+
+        // As the client does: a caller repeating its key set shares one schema (the names are new strings every event).
+        var schemas = new RecentSchemas();
         var start = 1_796_000_000_000L;
         for (var i = 0; i < events.Length; i++)
         {
@@ -62,7 +65,7 @@ public class SerializationBenchmarks
 
             var output = new Dictionary<string, object?> { ["value"] = i % 3 == 0 ? "decline" : "approve", ["probability"] = (i % 100) / 100.0 };
             var error = EventFactory.TryCreatePrediction(
-                model, $"0193c1a2-7b3c-7def-8000-{i:D12}", input, output, null, start + i, out var mpmEvent);
+                model, $"0193c1a2-7b3c-7def-8000-{i:D12}", input, output, null, start + i, out var mpmEvent, schemas);
             if (error is not null)
             {
                 throw new InvalidOperationException(error);

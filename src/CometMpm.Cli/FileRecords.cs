@@ -196,7 +196,7 @@ internal static class FileRecords
         {
             // The client's type table copies a scalar out of the line's document (a number keeps its JSON text); an object
             // or array is copied as it is, for LogEvent to refuse naming the field.
-            map[property.Name] = ValueNormalizer.TryNormalize(property.Value, out var value) ? value : property.Value.Clone();
+            map[property.Name] = ValueNormalizer.TryNormalizeToObject(property.Value, out var value) ? value : property.Value.Clone();
         }
 
         return map;

@@ -24,6 +24,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
 
     private readonly CometMpmOptions _options;
     private readonly ModelIdentity _model;
+    private readonly RecentSchemas _schemas = new();
     private readonly TimeProvider _timeProvider;
     private readonly CometMpmMetrics _metrics;
     private readonly ILogger _logger;
@@ -116,7 +117,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
             return refused;
         }
 
-        var error = EventFactory.TryCreatePrediction(_model, predictionId, inputFeatures, outputFeatures, labels, TimestampMs(timestamp), out var mpmEvent);
+        var error = EventFactory.TryCreatePrediction(_model, predictionId, inputFeatures, outputFeatures, labels, TimestampMs(timestamp), out var mpmEvent, _schemas);
         return error is null ? Enqueue(mpmEvent!) : RefuseInvalid(error);
     }
 
@@ -151,7 +152,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
             return refused;
         }
 
-        var error = EventFactory.TryCreateLabel(_model, predictionId, labels, TimestampMs(timestamp), out var mpmEvent);
+        var error = EventFactory.TryCreateLabel(_model, predictionId, labels, TimestampMs(timestamp), out var mpmEvent, _schemas);
         return error is null ? Enqueue(mpmEvent!) : RefuseInvalid(error);
     }
 
@@ -162,7 +163,7 @@ internal sealed class CometMpmClient : ICometMpm, IPreparedEventSink, IAsyncDisp
         return LogLabel(predictionId, EventFactory.MergeDeprecatedLabel(label, labels), timestamp);
     }
 
-    public LogResult LogPrepared(string predictionId, FeatureMap? inputFeatures, FeatureMap? outputFeatures, FeatureMap? labels, DateTimeOffset? timestamp = null)
+    public LogResult LogPrepared(string predictionId, FeatureMap inputFeatures, FeatureMap outputFeatures, FeatureMap labels, DateTimeOffset? timestamp = null)
     {
         if (RefuseWhenClosed() is { } refused)
         {

@@ -10,6 +10,9 @@ namespace CometMpm.AspNetCore.Tests;
 /// <summary>A request whose properties are the types capture formats (the client's one type table).</summary>
 public sealed record Moment(DateTime When, DateTimeOffset At, DateOnly Day, TimeOnly Time, TimeSpan Took, Uri Link, Half Ratio, Int128 Big, DayOfWeek Weekday, Guid Ref, double Score);
 
+/// <summary>A request of the scalars capture reads without boxing.</summary>
+public sealed record Unboxed(int I, long L, double D, float F, bool B, int? N, double? Nd, DayOfWeek E, string S, short Sh, int? NoValue);
+
 /// <summary>Capture and the labels endpoint send what <c>LogEvent</c>/<c>LogLabel</c> and the command-line tool send for the same value.</summary>
 public sealed class ValueNormalizationTests
 {
@@ -85,10 +88,36 @@ public sealed class ValueNormalizationTests
     }
 
     [Fact]
+    public void TypedReaders_NumbersBooleansEnumsAndStrings_AreReadWithoutAllocating()
+    {
+        var sample = new Unboxed(7, 8L, 1.5, 0.1f, true, 9, 2.5, DayOfWeek.Friday, "s", 3, null);
+        var readers = typeof(Unboxed).GetProperties().Select(p => (p.Name, Reader: Capture.LeafReader.TryCreateTyped(p))).ToArray();
+        Assert.All(readers, r => Assert.StartsWith("TypedLeafReader", r.Reader?.GetType().Name, StringComparison.Ordinal));
+        object?[] expected = [7L, 8L, 1.5, 0.1f, true, 9L, 2.5, "Friday", "s", 3L, null];
+        Assert.Equal(expected, readers.Select(r => r.Reader!.Read(sample).ToObject()));
+
+        ReadAll(); // the first calls may allocate (type initialization, the enum name cache)
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        ReadAll();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        void ReadAll()
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                foreach (var (_, reader) in readers)
+                {
+                    reader!.Read(sample);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void FeatureAccessor_ATypeTheTableRefuses_IsCapturedAsNull()
     {
-        Assert.Null(Capture.FeatureAccessor.Normalize(new Version(1, 0)));
-        Assert.Equal("2024-06-01T12:30:45.1230000Z", Capture.FeatureAccessor.Normalize(Sample.When));
+        Assert.Null(Capture.FeatureAccessor.Normalize(new Version(1, 0)).ToObject());
+        Assert.Equal("2024-06-01T12:30:45.1230000Z", Capture.FeatureAccessor.Normalize(Sample.When).ToObject());
         Assert.True(Capture.FeatureAccessor.IsScalarType(typeof(object)));
         Assert.True(Capture.FeatureAccessor.IsScalarType(typeof(TimeSpan?)));
         Assert.False(Capture.FeatureAccessor.IsScalarType(typeof(Version)));

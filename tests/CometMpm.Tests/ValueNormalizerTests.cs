@@ -86,7 +86,7 @@ public sealed class ValueNormalizerTests
     [MemberData(nameof(Table))]
     public void TypeTable_EveryRow_IsSentAsItsWireValue(string row, object? value, string expected)
     {
-        Assert.True(ValueNormalizer.TryNormalize(value, out var normalized), row);
+        Assert.True(ValueNormalizer.TryNormalize(value, out FeatureValue normalized), row);
 
         Assert.Equal(expected, WireOf(normalized));
         Assert.True(value is null || ValueNormalizer.IsSupportedType(value.GetType()), $"{row}: the type-level table disagrees");
@@ -96,7 +96,7 @@ public sealed class ValueNormalizerTests
     [MemberData(nameof(Refused))]
     public void TypeTable_NonScalars_AreRefusedWithTheMessageNamingTheFieldAndTheFix(string row, object value, string typeName)
     {
-        Assert.False(ValueNormalizer.TryNormalize(value, out _), row);
+        Assert.False(ValueNormalizer.TryNormalize(value, out FeatureValue _), row);
         Assert.False(ValueNormalizer.IsSupportedType(value.GetType()) && value is not JsonElement, $"{row}: the type-level table disagrees");
 
         var message = ValueNormalizer.NotScalar("inputFeatures[\"x\"]", "x", value);
@@ -111,13 +111,13 @@ public sealed class ValueNormalizerTests
         var element = document.RootElement.GetProperty("a");
         document.Dispose();
 
-        Assert.False(ValueNormalizer.TryNormalize(element, out _));
+        Assert.False(ValueNormalizer.TryNormalize(element, out FeatureValue _));
     }
 
     [Fact]
     public void TypeTable_ABorrowedElement_IsCopiedAndOutlivesItsDocument()
     {
-        object? normalized;
+        FeatureValue normalized;
         using (var document = JsonDocument.Parse("{\"a\":\"kept\"}"))
         {
             Assert.True(ValueNormalizer.TryNormalize(document.RootElement.GetProperty("a"), out normalized));
@@ -137,13 +137,15 @@ public sealed class ValueNormalizerTests
     }
 
     [Fact]
-    public void TypeTable_CommonScalars_AreKeptAsTheCallersObjectWithoutAllocating()
+    public void TypeTable_CommonScalars_AreNormalizedWithoutAllocating_AndStayTheCallersObjectWhereObjectsAreHandedOn()
     {
         object[] values = ["text", true, 42, 42L, 1.5, 1.5f, 12.5m, (short)1, (byte)1, (ulong)1];
         foreach (var value in values)
         {
-            Assert.True(ValueNormalizer.TryNormalize(value, out var normalized));
+            Assert.True(ValueNormalizer.TryNormalizeToObject(value, out var normalized));
             Assert.Same(value, normalized);
+            Assert.True(ValueNormalizer.TryNormalize(value, out FeatureValue unboxed));
+            Assert.Equal(value, unboxed.ToObject() is { } o && value is not string and not decimal ? Convert.ChangeType(o, value.GetType(), CultureInfo.InvariantCulture) : unboxed.ToObject());
         }
 
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -151,7 +153,7 @@ public sealed class ValueNormalizerTests
         {
             foreach (var value in values)
             {
-                ValueNormalizer.TryNormalize(value, out _);
+                ValueNormalizer.TryNormalize(value, out FeatureValue _);
             }
         }
 
@@ -244,12 +246,12 @@ public sealed class ValueNormalizerTests
         return document.RootElement.Clone();
     }
 
-    private static string WireOf(object? normalized)
+    private static string WireOf(FeatureValue normalized)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream))
         {
-            FeatureItemsConverter.WriteScalar(writer, normalized);
+            EventWriter.WriteValue(writer, normalized);
         }
 
         return Encoding.UTF8.GetString(stream.ToArray());

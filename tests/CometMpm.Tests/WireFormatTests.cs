@@ -33,6 +33,53 @@ public sealed class WireFormatTests
     }
 
     [Fact]
+    public async Task KeySets_RepeatedChangedReorderedAndConcurrent_EachEventSendsItsOwnNamesInItsOwnOrder()
+    {
+        // A caller repeating its keys shares one schema (names encoded once); every change of keys, order or count must
+        // still send exactly the caller's names, also when threads with different key sets race for the shared schema.
+        await using var server = await ScriptedMpmServer.StartAsync();
+        await using var client = await StartAsync(server);
+        string[][] keySets = [["a", "b"], ["a", "b"], ["b", "a"], ["a", "b", "c"], ["a"], ["a", "x"], [], ["a", "b"]];
+        var expected = new Dictionary<string, string>();
+        var id = 0;
+        foreach (var keys in keySets)
+        {
+            Log(keys, id++);
+        }
+
+        await Parallel.ForAsync(0, 400, (i, _) =>
+        {
+            Log(keySets[i % keySets.Length].Select(k => new string(k.AsSpan())).ToArray(), 1000 + i);
+            return ValueTask.CompletedTask;
+        });
+
+        Assert.True(await client.Mpm.FlushAsync());
+        var sent = server.Batches.SelectMany(b => JsonDocument.Parse(b.Body).RootElement.GetProperty("data").EnumerateArray())
+            .ToDictionary(e => e.GetProperty("predictionId").GetString()!, e => e.GetProperty("features").GetRawText());
+        Assert.Equal(expected.Count, sent.Count);
+        foreach (var (predictionId, features) in expected)
+        {
+            Assert.Equal(features, sent[predictionId]);
+        }
+
+        void Log(string[] keys, int n)
+        {
+            var input = new Dictionary<string, object?>();
+            foreach (var key in keys)
+            {
+                input[key] = $"{key}{n}";
+            }
+
+            var predictionId = $"p-{n}";
+            Assert.True(client.Mpm.LogEvent(predictionId, input).IsAccepted);
+            lock (expected)
+            {
+                expected[predictionId] = "{" + string.Join(",", keys.Select(k => $"\"{k}\":\"{k}{n}\"")) + "}";
+            }
+        }
+    }
+
+    [Fact]
     public async Task Requests_CarryRawApiKeyAndJsonContentType()
     {
         await using var server = await ScriptedMpmServer.StartAsync();

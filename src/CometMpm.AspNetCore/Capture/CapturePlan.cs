@@ -65,14 +65,14 @@ internal readonly struct ActionArguments(IDictionary<string, object?> arguments)
 }
 
 /// <summary>The state of one captured request between the handler's start and its result.</summary>
-internal readonly struct CaptureScope(PredictionContext? context, string predictionId, KeyValuePair<string, object?>[]? inputs)
+internal readonly struct CaptureScope(PredictionContext? context, string predictionId, FeatureMap inputs)
 {
     /// <summary>The request's prediction context when the application uses it; null otherwise.</summary>
     public PredictionContext? Context { get; } = context;
 
     public string PredictionId { get; } = predictionId;
 
-    public KeyValuePair<string, object?>[]? Inputs { get; } = inputs;
+    public FeatureMap Inputs { get; } = inputs;
 
     public bool IsActive => PredictionId is not null;
 }
@@ -93,8 +93,10 @@ internal sealed class CapturePlan
     private readonly FeatureModelCache _models;
     private readonly CaptureDiagnostics _diagnostics;
     private readonly CometMpmMetrics? _metrics;
-    private readonly ConcurrentDictionary<Type, FeatureAccessor[]> _outputs = new();
-    private readonly bool _scalarOutputAllowed;
+    private readonly ConcurrentDictionary<Type, FeatureLayout> _outputs = new();
+    private readonly FeatureLayout _inputLayout;
+    private readonly FeatureLayout _nullOutputLayout;
+    private readonly FeatureLayout _scalarOutputLayout;
     private readonly PredictionContextUsage _contextUsage;
 
     /// <summary>The tag that carries the prediction id on the request's <see cref="Activity"/>.</summary>
@@ -112,7 +114,10 @@ internal sealed class CapturePlan
         _models = models;
         _diagnostics = diagnostics;
         _metrics = diagnostics.ForClient(settings.Model);
-        _scalarOutputAllowed = settings.IsAllowed(settings.ScalarOutputFeatureName);
+        var status = settings.CaptureFailedResponses ? settings.StatusCodeFeatureName : null;
+        _inputLayout = FeatureLayout.Create(input.HasRoot ? input.Accessors : [], input.Scalars.Select(s => s.Feature), appended: settings.TraceIdFeatureName);
+        _nullOutputLayout = FeatureLayout.Create([], [], appended: status);
+        _scalarOutputLayout = FeatureLayout.Create([], settings.IsAllowed(settings.ScalarOutputFeatureName) ? [settings.ScalarOutputFeatureName] : [], appended: status);
         CaptureLog.EndpointCaptured(diagnostics.Logger, displayName, settings.Model ?? "(default)", input.Describe(), settings.SampleRate, settings.CaptureFailedResponses);
     }
 
@@ -217,12 +222,7 @@ internal sealed class CapturePlan
                 return default;
             }
 
-            var inputs = ReadInputs(root, arguments);
-            if (_settings.TraceIdFeatureName is { } traceIdFeature && activity is not null)
-            {
-                inputs = [.. inputs ?? [], new(traceIdFeature, activity.TraceId.ToHexString())];
-            }
-
+            var inputs = ReadInputs(root, arguments, activity);
             return new CaptureScope(context, predictionId, inputs);
         }
         catch (Exception ex)
@@ -274,108 +274,129 @@ internal sealed class CapturePlan
         var outputs = ReadOutputs(failed ? null : value, statusCode);
         var inputs = Merge(scope.Inputs, context?.Features, "feature");
         outputs = Merge(outputs, context?.Outputs, "output");
-        var labels = context?.Labels is null ? null : Merge([], context.Labels, "label");
+        var labels = context?.Labels is null ? default : Merge(FeatureMap.Empty, context.Labels, "label");
         Send(scope.PredictionId, inputs, outputs, labels);
     }
 
-    private void Send(string predictionId, KeyValuePair<string, object?>[]? inputs, KeyValuePair<string, object?>[]? outputs, KeyValuePair<string, object?>[]? labels)
+    private void Send(string predictionId, FeatureMap inputs, FeatureMap outputs, FeatureMap labels)
     {
         if (_fast is not null)
         {
-            _fast.LogPrepared(
-                predictionId,
-                inputs is null ? null : new FeatureMap(inputs),
-                outputs is { Length: > 0 } ? new FeatureMap(outputs) : null,
-                labels is { Length: > 0 } ? new FeatureMap(labels) : null);
+            _fast.LogPrepared(predictionId, inputs, outputs, labels);
             return;
         }
 
         _client.LogEvent(predictionId, ToDictionary(inputs), ToDictionary(outputs), ToDictionary(labels));
     }
 
-    private KeyValuePair<string, object?>[]? ReadInputs<TArguments>(object? root, TArguments arguments)
+    /// <summary>
+    /// The input features, into the plan's schema: the root's accessors (or the scalar arguments), then the trace id.
+    /// Without any input the map is left out; with a root that is null, it is sent empty.
+    /// </summary>
+    private FeatureMap ReadInputs<TArguments>(object? root, TArguments arguments, Activity? activity)
         where TArguments : IArgumentSource
     {
+        var layout = _inputLayout;
+        if (layout.Schema.Count == 0)
+        {
+            return _input.HasRoot ? FeatureMap.Empty : default;
+        }
+
+        var values = new FeatureValue[layout.Schema.Count];
         if (_input.HasRoot)
         {
             if (root is null)
             {
-                return [];
+                values.AsSpan(0, layout.AccessorSlots).Fill(FeatureValue.Missing);
             }
-
-            var accessors = _input.Accessors;
-            var builder = new FeatureBuilder(accessors.Length);
-            foreach (var accessor in accessors)
+            else
             {
-                accessor.Write(root, ref builder);
-            }
-
-            return builder.ToArray();
-        }
-
-        var scalars = _input.Scalars;
-        if (scalars.Length == 0)
-        {
-            return null;
-        }
-
-        var items = new KeyValuePair<string, object?>[scalars.Length];
-        for (var i = 0; i < scalars.Length; i++)
-        {
-            items[i] = new KeyValuePair<string, object?>(scalars[i].Feature, FeatureAccessor.Normalize(arguments.Get(scalars[i].Index, scalars[i].Name)));
-        }
-
-        return items;
-    }
-
-    private KeyValuePair<string, object?>[]? ReadOutputs(object? value, int statusCode)
-    {
-        var withStatus = _settings.CaptureFailedResponses;
-        FeatureBuilder builder;
-        if (value is null)
-        {
-            builder = new FeatureBuilder(withStatus ? 1 : 0);
-        }
-        else if (FeatureAccessor.IsScalarType(value.GetType()))
-        {
-            builder = new FeatureBuilder(withStatus ? 2 : 1);
-            if (_scalarOutputAllowed)
-            {
-                builder.Add(_settings.ScalarOutputFeatureName, FeatureAccessor.Normalize(value));
+                layout.Write(root, values);
             }
         }
         else
         {
-            var accessors = _outputs.GetOrAdd(value.GetType(), static (type, self) => self._settings.Filter(self._models.Get(self._json, type).Accessors), this);
-            builder = new FeatureBuilder(accessors.Length + (withStatus ? 1 : 0));
-            foreach (var accessor in accessors)
+            var scalars = _input.Scalars;
+            for (var i = 0; i < scalars.Length; i++)
             {
-                accessor.Write(value, ref builder);
+                values[i] = FeatureAccessor.Normalize(arguments.Get(scalars[i].Index, scalars[i].Name));
             }
         }
 
-        if (withStatus)
+        if (layout.AppendedSlot >= 0)
         {
-            builder.Set(_settings.StatusCodeFeatureName, statusCode);
+            values[layout.AppendedSlot] = activity is null ? FeatureValue.Missing : FeatureValue.FromString(activity.TraceId.ToHexString());
         }
 
-        return builder.Count == 0 ? null : builder.ToArray();
+        var count = FeatureLayout.CountPresent(values);
+        return count == 0 && !_input.HasRoot ? default : new FeatureMap(layout.Schema, values, count);
+    }
+
+    /// <summary>The output features of the result, into the layout of its type, with the status code when failures are captured.</summary>
+    private FeatureMap ReadOutputs(object? value, int statusCode)
+    {
+        FeatureLayout layout;
+        if (value is null)
+        {
+            layout = _nullOutputLayout;
+        }
+        else if (FeatureAccessor.IsScalarType(value.GetType()))
+        {
+            layout = _scalarOutputLayout;
+        }
+        else
+        {
+            var status = _settings.CaptureFailedResponses ? _settings.StatusCodeFeatureName : null;
+            layout = _outputs.GetOrAdd(
+                value.GetType(),
+                static (type, state) => FeatureLayout.Create(state.Self._settings.Filter(state.Self._models.Get(state.Self._json, type).Accessors), [], state.Status),
+                (Self: this, Status: status));
+        }
+
+        if (layout.Schema.Count == 0)
+        {
+            return default;
+        }
+
+        var values = new FeatureValue[layout.Schema.Count];
+        if (layout == _scalarOutputLayout)
+        {
+            if (layout.AccessorSlots + layout.ScalarSlots > 0)
+            {
+                values[0] = FeatureAccessor.Normalize(value);
+            }
+        }
+        else if (value is not null)
+        {
+            layout.Write(value, values);
+        }
+
+        if (layout.AppendedSlot >= 0)
+        {
+            values[layout.AppendedSlot] = FeatureValue.FromInt64(statusCode);
+        }
+
+        var count = FeatureLayout.CountPresent(values);
+        return count == 0 ? default : new FeatureMap(layout.Schema, values, count);
     }
 
     /// <summary>Adds what the handler added through the prediction context; its names win over the DTO's.</summary>
-    private KeyValuePair<string, object?>[]? Merge(KeyValuePair<string, object?>[]? items, List<KeyValuePair<string, object?>>? extras, string kind)
+    private FeatureMap Merge(FeatureMap map, List<KeyValuePair<string, object?>>? extras, string kind)
     {
         if (extras is null)
         {
-            return items;
+            return map;
         }
 
-        var builder = new FeatureBuilder((items?.Length ?? 0) + extras.Count);
-        if (items is not null)
+        var items = new List<KeyValuePair<string, FeatureValue>>((map.IsPresent ? map.Count : 0) + extras.Count);
+        if (map.IsPresent)
         {
-            foreach (var item in items)
+            for (var i = 0; i < map.Values.Length; i++)
             {
-                builder.Add(item.Key, item.Value);
+                if (!map.Values[i].IsMissing)
+                {
+                    items.Add(new(map.Schema.Names[i], map.Values[i]));
+                }
             }
         }
 
@@ -386,17 +407,24 @@ internal sealed class CapturePlan
                 continue;
             }
 
-            var value = FeatureAccessor.Normalize(raw);
-            if (value is null && raw is not null)
+            if (!ValueNormalizer.TryNormalize(raw, out FeatureValue value))
             {
-                CaptureLog.ExtraNotScalar(_diagnostics.Logger, kind, name, raw.GetType().Name);
+                CaptureLog.ExtraNotScalar(_diagnostics.Logger, kind, name, raw!.GetType().Name);
                 continue;
             }
 
-            builder.Set(name, value);
+            var index = items.FindIndex(item => string.Equals(item.Key, name, StringComparison.Ordinal));
+            if (index >= 0)
+            {
+                items[index] = new(name, value);
+            }
+            else
+            {
+                items.Add(new(name, value));
+            }
         }
 
-        return builder.ToArray();
+        return new FeatureMap([.. items]);
     }
 
     /// <summary>
@@ -454,20 +482,106 @@ internal sealed class CapturePlan
         return id;
     }
 
-    private static Dictionary<string, object?>? ToDictionary(KeyValuePair<string, object?>[]? items)
+    private static Dictionary<string, object?>? ToDictionary(FeatureMap map)
     {
-        if (items is null)
+        if (!map.IsPresent)
         {
             return null;
         }
 
-        var dictionary = new Dictionary<string, object?>(items.Length, StringComparer.Ordinal);
-        foreach (var (name, value) in items)
+        var dictionary = new Dictionary<string, object?>(map.Count, StringComparer.Ordinal);
+        foreach (var (name, value) in map.Items)
         {
             dictionary[name] = value;
         }
 
         return dictionary;
+    }
+}
+
+/// <summary>
+/// The schema of a plan's input or of one output type, with the slots of its accessors (a collection takes one per item),
+/// then its scalar names, then one appended name (the trace id for inputs, the status code for outputs; it takes the
+/// slot of an earlier feature of the same name, which it replaces).
+/// </summary>
+internal sealed class FeatureLayout
+{
+    private readonly FeatureAccessor[] _accessors;
+
+    private FeatureLayout(FeatureSchema schema, FeatureAccessor[] accessors, int accessorSlots, int scalarSlots, int appendedSlot)
+    {
+        Schema = schema;
+        _accessors = accessors;
+        AccessorSlots = accessorSlots;
+        ScalarSlots = scalarSlots;
+        AppendedSlot = appendedSlot;
+    }
+
+    public FeatureSchema Schema { get; }
+
+    public int AccessorSlots { get; }
+
+    public int ScalarSlots { get; }
+
+    /// <summary>The appended name's slot; -1 without one.</summary>
+    public int AppendedSlot { get; }
+
+    public static FeatureLayout Create(FeatureAccessor[] accessors, IEnumerable<string> scalars, string? appended)
+    {
+        var names = new List<string>();
+        foreach (var accessor in accessors)
+        {
+            if (accessor.ItemNames is { } items)
+            {
+                names.AddRange(items);
+            }
+            else
+            {
+                names.Add(accessor.Name);
+            }
+        }
+
+        var accessorSlots = names.Count;
+        names.AddRange(scalars);
+        var scalarSlots = names.Count - accessorSlots;
+        var appendedSlot = -1;
+        if (appended is not null)
+        {
+            appendedSlot = names.IndexOf(appended);
+            if (appendedSlot < 0)
+            {
+                appendedSlot = names.Count;
+                names.Add(appended);
+            }
+        }
+
+        return new FeatureLayout(new FeatureSchema([.. names]), accessors, accessorSlots, scalarSlots, appendedSlot);
+    }
+
+    /// <summary>Writes every accessor's slots from <paramref name="root"/>.</summary>
+    public void Write(object root, FeatureValue[] values)
+    {
+        var offset = 0;
+        foreach (var accessor in _accessors)
+        {
+            var width = accessor.Width;
+            accessor.Write(root, values.AsSpan(offset, width));
+            offset += width;
+        }
+    }
+
+    public static int CountPresent(FeatureValue[] values)
+    {
+        var count = 0;
+        foreach (var value in values)
+        {
+            if (!value.IsMissing)
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 }
 

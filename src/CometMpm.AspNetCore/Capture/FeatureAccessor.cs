@@ -1,77 +1,97 @@
 using System.Collections;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Reflection;
+using System.Runtime.CompilerServices;
 using CometMpm.Events;
 
 namespace CometMpm.AspNetCore.Capture;
 
 /// <summary>
 /// Reads one feature from a root object through a chain of property getters built once (from the serializer's
-/// <c>JsonPropertyInfo.Get</c> delegates), and normalizes the value to a scalar the client sends.
+/// <c>JsonPropertyInfo.Get</c> delegates) into its slot of the plan's values. The last getter is typed where the runtime
+/// can make one (<see cref="LeafReader"/>), so a number or boolean is read without boxing.
 /// </summary>
 internal sealed class FeatureAccessor
 {
     private readonly Func<object, object?>[] _path;
-    private readonly string[]? _itemNames;
+    private readonly LeafReader _leaf;
+    private readonly Func<object, object?> _leafGetter;
 
-    public FeatureAccessor(string name, Func<object, object?>[] path, int maxItems = 0)
+    /// <param name="name">The feature's name.</param>
+    /// <param name="path">The getters from the root to the feature's owner, then the feature's own (boxing) getter.</param>
+    /// <param name="leaf">A typed reader of the last getter, or null to use the boxing one.</param>
+    /// <param name="maxItems">For a collection opted in with [CometMpmFeature]: how many items are read (one feature each).</param>
+    public FeatureAccessor(string name, Func<object, object?>[] path, LeafReader? leaf = null, int maxItems = 0)
     {
         Name = name;
-        _path = path;
+        _path = path[..^1];
+        _leafGetter = path[^1];
+        _leaf = leaf ?? new BoxedLeafReader(_leafGetter);
         if (maxItems > 0)
         {
-            _itemNames = new string[maxItems];
+            ItemNames = new string[maxItems];
             for (var i = 0; i < maxItems; i++)
             {
-                _itemNames[i] = name + "." + i.ToString(CultureInfo.InvariantCulture);
+                ItemNames[i] = name + "." + i.ToString(CultureInfo.InvariantCulture);
             }
         }
     }
 
     public string Name { get; }
 
-    /// <summary>True for a collection opted in with [CometMpmFeature]: it writes one feature per item.</summary>
-    public bool IsCollection => _itemNames is not null;
+    /// <summary>For a collection: the names of its item features (<c>name.0</c>, <c>name.1</c>, …); otherwise null.</summary>
+    public string[]? ItemNames { get; }
 
-    /// <summary>Writes the feature (or, for a collection, its items) into the builder.</summary>
-    public void Write(object root, ref FeatureBuilder builder)
+    /// <summary>True for a collection opted in with [CometMpmFeature]: it writes one feature per item.</summary>
+    public bool IsCollection => ItemNames is not null;
+
+    /// <summary>How many slots of the schema the accessor fills.</summary>
+    public int Width => ItemNames?.Length ?? 1;
+
+    /// <summary>Writes the feature (or a collection's items, the rest <see cref="FeatureValue.Missing"/>) into its slots; returns how many are present.</summary>
+    public int Write(object root, Span<FeatureValue> slots)
     {
-        object? current = root;
+        object? owner = root;
         foreach (var getter in _path)
         {
-            if (current is null)
+            if (owner is null)
             {
                 break;
             }
 
-            current = getter(current);
+            owner = getter(owner);
         }
 
-        if (_itemNames is null)
+        if (ItemNames is null)
         {
-            builder.Add(Name, Normalize(current));
-            return;
+            slots[0] = owner is null ? default : _leaf.Read(owner);
+            return 1;
         }
 
-        if (current is IEnumerable items and not string)
+        var index = 0;
+        if (owner is not null && _leafGetter(owner) is IEnumerable items and not string)
         {
-            var index = 0;
             foreach (var item in items)
             {
-                if (index == _itemNames.Length)
+                if (index == slots.Length)
                 {
                     break;
                 }
 
-                builder.Add(_itemNames[index++], Normalize(item));
+                slots[index++] = Normalize(item);
             }
         }
+
+        slots[index..].Fill(FeatureValue.Missing);
+        return index;
     }
 
     /// <summary>
     /// Normalizes a value by the client's one type table (<see cref="ValueNormalizer"/>), so capture sends what
     /// <c>LogEvent</c> sends; a value the table refuses becomes null, since capture never fails the request.
     /// </summary>
-    public static object? Normalize(object? value) => ValueNormalizer.TryNormalize(value, out var normalized) ? normalized : null;
+    public static FeatureValue Normalize(object? value) => ValueNormalizer.TryNormalize(value, out FeatureValue normalized) ? normalized : default;
 
     /// <summary>
     /// Whether values of a type are captured as one feature: the type table's, and <see cref="object"/>, whose
@@ -80,45 +100,55 @@ internal sealed class FeatureAccessor
     public static bool IsScalarType(Type type) => type == typeof(object) || ValueNormalizer.IsSupportedType(type);
 }
 
-/// <summary>Builds the array of a <see cref="CometMpm.Events.FeatureMap"/>, sized once in the common case.</summary>
-internal struct FeatureBuilder(int capacity)
+/// <summary>Reads a feature's value from its owner object.</summary>
+internal abstract class LeafReader
 {
-    private KeyValuePair<string, object?>[] _items = capacity == 0 ? [] : new KeyValuePair<string, object?>[capacity];
+    public abstract FeatureValue Read(object owner);
 
-    public int Count { get; private set; }
-
-    public void Add(string name, object? value)
+    /// <summary>
+    /// A typed reader of <paramref name="member"/>'s getter (no boxing of numbers and booleans) when it is an instance
+    /// property of a class and the runtime can make generic code at run time; null otherwise (the boxing getter is used).
+    /// </summary>
+    public static LeafReader? TryCreateTyped(ICustomAttributeProvider? member)
     {
-        if (Count == _items.Length)
+        if (!RuntimeFeature.IsDynamicCodeSupported
+            || member is not PropertyInfo { GetMethod: { IsStatic: false } getter, DeclaringType: { IsValueType: false } owner } property
+            || property.GetIndexParameters().Length != 0 || owner.ContainsGenericParameters || property.PropertyType.IsByRefLike)
         {
-            Array.Resize(ref _items, Math.Max(4, _items.Length * 2));
+            return null;
         }
 
-        _items[Count++] = new KeyValuePair<string, object?>(name, value);
-    }
-
-    /// <summary>Adds or replaces by name.</summary>
-    public void Set(string name, object? value)
-    {
-        for (var i = 0; i < Count; i++)
+        try
         {
-            if (string.Equals(_items[i].Key, name, StringComparison.Ordinal))
-            {
-                _items[i] = new KeyValuePair<string, object?>(name, value);
-                return;
-            }
+            return CreateTyped(owner, property.PropertyType, getter);
         }
-
-        Add(name, value);
-    }
-
-    public KeyValuePair<string, object?>[] ToArray()
-    {
-        if (Count != _items.Length)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException or TargetInvocationException)
         {
-            Array.Resize(ref _items, Count);
+            return null;
         }
-
-        return _items;
     }
+
+    [RequiresDynamicCode("Makes a generic reader for the property's type.")]
+    private static LeafReader CreateTyped(Type owner, Type valueType, MethodInfo getter)
+    {
+        var create = typeof(LeafReader).GetMethod(nameof(Typed), BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(owner, valueType);
+        return (LeafReader)create.Invoke(null, [getter])!;
+    }
+
+    private static LeafReader Typed<TOwner, TValue>(MethodInfo getter)
+        where TOwner : class =>
+        new TypedLeafReader<TOwner, TValue>(getter.CreateDelegate<Func<TOwner, TValue>>());
+}
+
+/// <summary>Reads through the serializer's getter, which boxes value types.</summary>
+internal sealed class BoxedLeafReader(Func<object, object?> getter) : LeafReader
+{
+    public override FeatureValue Read(object owner) => FeatureAccessor.Normalize(getter(owner));
+}
+
+/// <summary>Reads through a typed delegate of the property's getter: numbers and booleans stay unboxed.</summary>
+internal sealed class TypedLeafReader<TOwner, TValue>(Func<TOwner, TValue> getter) : LeafReader
+    where TOwner : class
+{
+    public override FeatureValue Read(object owner) => FeatureValue.From(getter((TOwner)owner));
 }

@@ -105,7 +105,7 @@ internal sealed class FeatureModelCache(IOptions<CometMpmAspNetCoreOptions> opti
             var propertyType = property.PropertyType;
             if (FeatureAccessor.IsScalarType(propertyType))
             {
-                accessors.Add(new FeatureAccessor(name, propertyPath));
+                accessors.Add(new FeatureAccessor(name, propertyPath, LeafReader.TryCreateTyped(attributes)));
                 continue;
             }
 
@@ -130,7 +130,7 @@ internal sealed class FeatureModelCache(IOptions<CometMpmAspNetCoreOptions> opti
             switch (propertyInfo.Kind)
             {
                 case JsonTypeInfoKind.Enumerable when feature is not null:
-                    accessors.Add(new FeatureAccessor(name, propertyPath, Math.Max(1, _options.MaxCollectionItems)));
+                    accessors.Add(new FeatureAccessor(name, propertyPath, maxItems: Math.Max(1, _options.MaxCollectionItems)));
                     break;
                 case JsonTypeInfoKind.Enumerable:
                     CaptureLog.CollectionSkipped(diagnostics.Logger, owner, member, name, "collection");

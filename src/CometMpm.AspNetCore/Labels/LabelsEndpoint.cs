@@ -146,7 +146,7 @@ internal sealed class LabelsEndpoint(IServiceProvider services, CometMpmEndpoint
 
             // The type table LogLabel applies: a scalar is copied out of the request's document (a number keeps its
             // JSON text, as the command-line tool sends it), an object or array is refused here with a 400.
-            if (!ValueNormalizer.TryNormalize(property.Value, out var value))
+            if (!ValueNormalizer.TryNormalizeToObject(property.Value, out var value))
             {
                 return $"The label '{property.Name}' is {Article(property.Value.ValueKind)}: labels must be scalars (a string, number, true/false or null).";
             }

@@ -38,7 +38,7 @@ internal static class RowLogger
                 // Backpressure: wait for room (at most maxWait without progress; not at all while the backend is stalled).
                 var hasRoom = await client.WaitForQueueSpaceAsync(stalled ? TimeSpan.Zero : maxWait, cancellationToken).ConfigureAwait(false);
                 stalled = !hasRoom;
-                result = client.LogPrepared(row1.Id, row1.Features, row1.Outputs, row1.Labels, row1.Timestamp);
+                result = client.LogPrepared(row1.Id, row1.Features ?? default, row1.Outputs ?? default, row1.Labels ?? default, row1.Timestamp);
             }
             else
             {
@@ -94,8 +94,8 @@ internal static class RowLogger
             return null;
         }
 
-        var dictionary = new Dictionary<string, object?>(map.Count, StringComparer.Ordinal);
-        foreach (var (name, value) in map.Items)
+        var dictionary = new Dictionary<string, object?>(map.Value.Count, StringComparer.Ordinal);
+        foreach (var (name, value) in map.Value.Items)
         {
             dictionary[name] = value;
         }
@@ -183,9 +183,14 @@ internal static class RowLogger
         double? probability = null;
         try
         {
-            if (mapping.OutputValueSelector is { } valueSelector && valueSelector(row) is var cell && !TryCell(cell, out value))
+            if (mapping.OutputValueSelector is { } valueSelector && valueSelector(row) is var cell)
             {
-                return ValueNormalizer.NotScalar("output value", "value", cell!);
+                if (!TryCell(cell, out var normalized))
+                {
+                    return ValueNormalizer.NotScalar("output value", "value", cell!);
+                }
+
+                value = normalized.ToObject();
             }
 
             if (mapping.OutputProbabilitySelector is { } probabilitySelector && Missing(probabilitySelector(row)) is { } p)
@@ -209,14 +214,14 @@ internal static class RowLogger
             return error;
         }
 
-        outputs = merged is null || merged.Count == 0 ? outputs : new FeatureMap([.. merged]);
+        outputs = merged is null || merged.Count == 0 ? outputs : new FeatureMap([.. merged.Select(Normalized)]);
         return null;
     }
 
     private static string? TryMap<T>(T row, IReadOnlyList<KeyValuePair<string, Func<T, object?>>> selectors, string kind, out FeatureMap? map)
     {
         map = null;
-        var items = new KeyValuePair<string, object?>[selectors.Count];
+        var items = new KeyValuePair<string, FeatureValue>[selectors.Count];
         for (var i = 0; i < items.Length; i++)
         {
             var (name, selector) = selectors[i];
@@ -230,12 +235,12 @@ internal static class RowLogger
                 return $"{kind} '{name}' could not be read: {ex.Message}";
             }
 
-            if (!TryCell(raw, out var value))
+            if (!TryCell(raw, out var normalized))
             {
                 return ValueNormalizer.NotScalar($"{kind} '{name}'", name, raw!);
             }
 
-            items[i] = new(name, value);
+            items[i] = new(name, normalized);
         }
 
         map = new FeatureMap(items);
@@ -252,16 +257,20 @@ internal static class RowLogger
     };
 
     /// <summary>Normalizes a cell by the one type table (<see cref="ValueNormalizer"/>); <see cref="DBNull"/> is a missing value.</summary>
-    private static bool TryCell(object? cell, out object? value)
+    private static bool TryCell(object? cell, out FeatureValue value)
     {
         if (cell is DBNull)
         {
-            value = null;
+            value = default;
             return true;
         }
 
         return ValueNormalizer.TryNormalize(cell, out value);
     }
+
+    /// <summary>An entry of a map already normalized (the deprecated output merge, whose values came from one).</summary>
+    private static KeyValuePair<string, FeatureValue> Normalized(KeyValuePair<string, object?> entry) =>
+        new(entry.Key, ValueNormalizer.TryNormalize(entry.Value, out FeatureValue value) ? value : default);
 
     private static string? TryTimestamp(object cell, out DateTimeOffset? timestamp)
     {

@@ -19,7 +19,8 @@ internal static class EventFactory
         IReadOnlyDictionary<string, object?>? outputFeatures,
         IReadOnlyDictionary<string, object?>? labels,
         long timestampMs,
-        out MpmEvent? mpmEvent)
+        out MpmEvent? mpmEvent,
+        RecentSchemas? recent = null)
     {
         mpmEvent = null;
         if (ValidatePredictionId(predictionId) is { } idError)
@@ -27,26 +28,26 @@ internal static class EventFactory
             return idError;
         }
 
-        var bytes = 0;
-        KeyValuePair<string, object?>[]? features = null;
-        if (inputFeatures is not null && TryCopy(inputFeatures, InputFeaturesField, out features, ref bytes) is { } inputError)
+        recent ??= new RecentSchemas();
+        FeatureMap features = default;
+        if (inputFeatures is not null && TryCopy(inputFeatures, InputFeaturesField, ref recent.Slot(0), out features) is { } inputError)
         {
             return inputError;
         }
 
-        KeyValuePair<string, object?>[]? prediction = null;
-        if (outputFeatures is { Count: > 0 } && TryCopy(outputFeatures, OutputFeaturesField, out prediction, ref bytes) is { } outputError)
+        FeatureMap prediction = default;
+        if (outputFeatures is { Count: > 0 } && TryCopy(outputFeatures, OutputFeaturesField, ref recent.Slot(1), out prediction) is { } outputError)
         {
             return outputError;
         }
 
-        KeyValuePair<string, object?>[]? labelMap = null;
-        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, out labelMap, ref bytes) is { } labelError)
+        FeatureMap labelMap = default;
+        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, ref recent.Slot(2), out labelMap) is { } labelError)
         {
             return labelError;
         }
 
-        mpmEvent = new MpmEvent(MpmEventKind.Prediction, model, predictionId!, timestampMs, features, prediction, labelMap, bytes);
+        mpmEvent = new MpmEvent(MpmEventKind.Prediction, model, predictionId!, timestampMs, features, prediction, labelMap);
         return null;
     }
 
@@ -57,9 +58,9 @@ internal static class EventFactory
     public static string? TryCreatePrepared(
         ModelIdentity model,
         string? predictionId,
-        FeatureMap? inputFeatures,
-        FeatureMap? outputFeatures,
-        FeatureMap? labels,
+        FeatureMap inputFeatures,
+        FeatureMap outputFeatures,
+        FeatureMap labels,
         long timestampMs,
         out MpmEvent? mpmEvent)
     {
@@ -69,8 +70,8 @@ internal static class EventFactory
             return idError;
         }
 
-        var prediction = outputFeatures is { Count: > 0 } ? outputFeatures : null;
-        var labelMap = labels is { Count: > 0 } ? labels : null;
+        var prediction = outputFeatures is { IsPresent: true, Count: > 0 } ? outputFeatures : default;
+        var labelMap = labels is { IsPresent: true, Count: > 0 } ? labels : default;
         mpmEvent = new MpmEvent(MpmEventKind.Prediction, model, predictionId!, timestampMs, inputFeatures, prediction, labelMap);
         return null;
     }
@@ -128,7 +129,8 @@ internal static class EventFactory
         string? predictionId,
         IReadOnlyDictionary<string, object?>? labels,
         long timestampMs,
-        out MpmEvent? mpmEvent)
+        out MpmEvent? mpmEvent,
+        RecentSchemas? recent = null)
     {
         mpmEvent = null;
         if (ValidatePredictionId(predictionId) is { } idError)
@@ -136,18 +138,14 @@ internal static class EventFactory
             return idError;
         }
 
-        var bytes = FeatureMap.Empty.ApproximateBytes;
-        var labelMap = FeatureMap.Empty.Items;
-        if (labels is { Count: > 0 })
+        recent ??= new RecentSchemas();
+        var labelMap = FeatureMap.Empty;
+        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, ref recent.Slot(3), out labelMap) is { } labelError)
         {
-            bytes = 0;
-            if (TryCopy(labels, LabelsField, out labelMap, ref bytes) is { } labelError)
-            {
-                return labelError;
-            }
+            return labelError;
         }
 
-        mpmEvent = new MpmEvent(MpmEventKind.Label, model, predictionId!, timestampMs, null, null, labelMap, bytes);
+        mpmEvent = new MpmEvent(MpmEventKind.Label, model, predictionId!, timestampMs, default, default, labelMap);
         return null;
     }
 
@@ -173,21 +171,21 @@ internal static class EventFactory
             : null;
 
     /// <summary>
-    /// Copies and normalizes a map into a new item array, adding its <see cref="FeatureMap.Estimate"/> to
-    /// <paramref name="bytes"/> in the same pass; returns an error message naming the field when a name or value is invalid.
+    /// Copies and normalizes a map into a new values array. The names are compared, in order, with the schema of the
+    /// previous map of this slot: a caller that logs the same keys every time reuses that schema (its names encoded
+    /// once); other key sets get a schema of their own, which becomes the slot's. Returns an error message naming the
+    /// field when a name or value is invalid.
     /// </summary>
-    internal static string? TryCopy(IReadOnlyDictionary<string, object?> source, string field, out KeyValuePair<string, object?>[]? map, ref int bytes)
+    internal static string? TryCopy(IReadOnlyDictionary<string, object?> source, string field, ref FeatureSchema? recent, out FeatureMap map)
     {
-        map = null;
-        var items = new KeyValuePair<string, object?>[source.Count];
-        var index = 0;
-        var estimate = FeatureMap.EmptyBytes;
+        map = default;
+        var copy = new MapCopy(source.Count, recent);
         if (source is Dictionary<string, object?> dictionary)
         {
             // The struct enumerator avoids an allocation on the request path.
             foreach (var pair in dictionary)
             {
-                if (Normalize(pair, field, ref items, ref index, ref estimate) is { } error)
+                if (copy.Add(pair, field) is { } error)
                 {
                     return error;
                 }
@@ -197,47 +195,97 @@ internal static class EventFactory
         {
             foreach (var pair in source)
             {
-                if (Normalize(pair, field, ref items, ref index, ref estimate) is { } error)
+                if (copy.Add(pair, field) is { } error)
                 {
                     return error;
                 }
             }
         }
 
-        if (index != items.Length)
-        {
-            Array.Resize(ref items, index);
-        }
-
-        map = items;
-        bytes += estimate;
+        map = copy.ToMap(ref recent);
         return null;
     }
 
-    private static string? Normalize(KeyValuePair<string, object?> pair, string field, ref KeyValuePair<string, object?>[] items, ref int index, ref int estimate)
+    /// <summary>One map being copied: its values, and its names unless they match the recent schema so far.</summary>
+    private struct MapCopy(int count, FeatureSchema? recent)
     {
-        if (string.IsNullOrWhiteSpace(pair.Key))
+        private FeatureValue[] _values = new FeatureValue[count];
+        private string[]? _names = recent is not null && recent.Count == count ? null : new string[count];
+        private int _index;
+
+        public string? Add(KeyValuePair<string, object?> pair, string field)
         {
-            return $"{field} has an empty name: every entry needs a non-empty name.";
+            if (string.IsNullOrWhiteSpace(pair.Key))
+            {
+                return $"{field} has an empty name: every entry needs a non-empty name.";
+            }
+
+            if (!ValueNormalizer.TryNormalize(pair.Value, out FeatureValue normalized))
+            {
+                return ValueNormalizer.NotScalar($"{field}[\"{pair.Key}\"]", pair.Key, pair.Value!);
+            }
+
+            if (_index == _values.Length)
+            {
+                // The source grew while being read (a concurrent writer): keep what was read.
+                Array.Resize(ref _values, (_values.Length * 2) + 1);
+                Array.Resize(ref _names, _values.Length);
+                if (_index > 0 && _names[0] is null)
+                {
+                    Array.Copy(recent!.Names, _names, _index);
+                }
+            }
+
+            if (_names is null && !string.Equals(recent!.Names[_index], pair.Key, StringComparison.Ordinal))
+            {
+                // A different key set: the names read so far matched the recent schema's.
+                _names = new string[_values.Length];
+                Array.Copy(recent.Names, _names, _index);
+            }
+
+            if (_names is not null)
+            {
+                _names[_index] = pair.Key;
+            }
+
+            _values[_index++] = normalized;
+            return null;
         }
 
-        if (!ValueNormalizer.TryNormalize(pair.Value, out var normalized))
+        public FeatureMap ToMap(ref FeatureSchema? slot)
         {
-            return ValueNormalizer.NotScalar($"{field}[\"{pair.Key}\"]", pair.Key, pair.Value!);
-        }
+            if (_names is null && _index == _values.Length)
+            {
+                return new FeatureMap(recent!, _values, _index);
+            }
 
-        if (index == items.Length)
-        {
-            // The source grew while being read (a concurrent writer): keep what was read.
-            Array.Resize(ref items, items.Length * 2 + 1);
-        }
+            var names = _names ?? recent!.Names;
+            if (_index != _values.Length || names.Length != _index)
+            {
+                // The source shrank or grew while being read.
+                Array.Resize(ref _values, _index);
+                names = names[.._index];
+            }
 
-        items[index++] = new KeyValuePair<string, object?>(pair.Key, normalized);
-        estimate += FeatureMap.EntryBytes(pair.Key, normalized);
-        return null;
+            var schema = new FeatureSchema(names);
+            slot = schema;
+            return new FeatureMap(schema, _values, _index);
+        }
     }
 
     // A Dictionary without removals enumerates in insertion order, and assigning an existing name keeps
     // its position: the Python dict semantics the deprecated mappings rely on.
     private static Dictionary<string, object?> NewOrderedMap() => new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// The schema of the last map of each kind a client built from a dictionary (inputs, outputs, prediction labels, late
+/// labels): a caller that logs the same keys every time shares one schema. Racing threads may replace each other's
+/// entry; any entry is a correct schema for the maps that matched it.
+/// </summary>
+internal sealed class RecentSchemas
+{
+    private readonly FeatureSchema?[] _slots = new FeatureSchema?[4];
+
+    public ref FeatureSchema? Slot(int index) => ref _slots[index];
 }

@@ -1,34 +1,80 @@
 namespace CometMpm.Events;
 
 /// <summary>
-/// An immutable, ordered copy of a feature (or label) map whose values are already normalized to
-/// the scalars the serializer writes: string, bool, integer types, float, double, decimal,
-/// <see cref="System.Text.Json.JsonElement"/> of a scalar kind, or null.
+/// A normalized feature (or label) map: a <see cref="FeatureSchema"/> shared across events and this event's values,
+/// slot by slot (a <see cref="FeatureValue.Missing"/> slot is left out of the JSON). A struct: building one allocates
+/// only the values array. <c>default</c> means no map.
 /// </summary>
-internal sealed class FeatureMap(KeyValuePair<string, object?>[] items)
+internal readonly struct FeatureMap
 {
-    public static readonly FeatureMap Empty = new([]);
-
-    public KeyValuePair<string, object?>[] Items { get; } = items;
-
-    /// <summary>About how many bytes the map takes in memory and on the wire; bounds the queue by bytes.</summary>
-    public int ApproximateBytes { get; } = Estimate(items);
-
-    public int Count => Items.Length;
-
-    /// <summary>The estimate of <see cref="ApproximateBytes"/> for a map of these items.</summary>
-    internal static int Estimate(KeyValuePair<string, object?>[] items)
+    public FeatureMap(FeatureSchema schema, FeatureValue[] values, int count)
     {
-        var bytes = EmptyBytes;
-        foreach (var (name, value) in items)
+        Schema = schema;
+        Values = values;
+        Count = count;
+    }
+
+    /// <summary>A map of already normalized items, with a schema of its own (the one-off paths: rows, deprecated merges).</summary>
+    public FeatureMap(KeyValuePair<string, FeatureValue>[] items)
+    {
+        var names = new string[items.Length];
+        var values = new FeatureValue[items.Length];
+        for (var i = 0; i < items.Length; i++)
         {
-            bytes += EntryBytes(name, value);
+            (names[i], values[i]) = items[i];
         }
 
-        return bytes;
+        Schema = new FeatureSchema(names);
+        Values = values;
+        Count = items.Length;
+    }
+
+    public static FeatureMap Empty => new(FeatureSchema.Empty, [], 0);
+
+    public FeatureSchema Schema { get; }
+
+    public FeatureValue[] Values { get; }
+
+    /// <summary>How many values are present (not <see cref="FeatureValue.Missing"/>).</summary>
+    public int Count { get; }
+
+    /// <summary>Whether there is a map at all (<c>default</c> is none).</summary>
+    public bool IsPresent => Schema is not null;
+
+    /// <summary>About how many bytes the map takes in memory and on the wire; bounds the queue by bytes.</summary>
+    public int ApproximateBytes
+    {
+        get
+        {
+            if (Schema is null)
+            {
+                return 0;
+            }
+
+            var bytes = EmptyBytes + (Count * 24) + Schema.NameChars;
+            foreach (var value in Values)
+            {
+                bytes += value.IsMissing ? 0 : value.ApproximateBytes;
+            }
+
+            return bytes;
+        }
+    }
+
+    /// <summary>The present entries, with values as objects (boxing numbers): for dictionaries handed to <see cref="ICometMpm"/>.</summary>
+    public IEnumerable<KeyValuePair<string, object?>> Items
+    {
+        get
+        {
+            for (var i = 0; i < Values.Length; i++)
+            {
+                if (!Values[i].IsMissing)
+                {
+                    yield return new KeyValuePair<string, object?>(Schema.Names[i], Values[i].ToObject());
+                }
+            }
+        }
     }
 
     internal const int EmptyBytes = 16;
-
-    internal static int EntryBytes(string name, object? value) => 24 + name.Length + (value is string s ? s.Length : 8);
 }

@@ -7,8 +7,8 @@ namespace CometMpm.Events;
 /// </summary>
 internal interface IPreparedEventSink
 {
-    /// <summary>Queues an event built from already normalized maps.</summary>
-    LogResult LogPrepared(string predictionId, FeatureMap? inputFeatures, FeatureMap? outputFeatures, FeatureMap? labels, DateTimeOffset? timestamp = null);
+    /// <summary>Queues an event built from already normalized maps (<c>default</c>: no map).</summary>
+    LogResult LogPrepared(string predictionId, FeatureMap inputFeatures, FeatureMap outputFeatures, FeatureMap labels, DateTimeOffset? timestamp = null);
 
     /// <summary>Waits until the queue has room for one more event, at most <paramref name="maxWait"/> without progress.</summary>
     ValueTask<bool> WaitForQueueSpaceAsync(TimeSpan maxWait, CancellationToken cancellationToken);

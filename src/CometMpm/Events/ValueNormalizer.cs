@@ -7,8 +7,8 @@ namespace CometMpm.Events;
 /// <summary>
 /// The one type table deciding what a feature or label value becomes on the wire, for every entry point
 /// (<c>LogEvent</c>, <c>LogLabel</c>, capture, rows and data frames, the labels endpoint, the command-line tool).
-/// The result is always one of the scalars the serializer writes: null, string, bool, an integer type, float,
-/// double, decimal, or a <see cref="JsonElement"/> of a scalar kind that owns its memory.
+/// The result is a <see cref="FeatureValue"/>: null, a string, a bool, an integer, a float or double (unboxed), a
+/// decimal, or a <see cref="JsonElement"/> of a scalar kind that owns its memory.
 /// </summary>
 /// <remarks>
 /// <list type="table">
@@ -36,86 +36,127 @@ internal static class ValueNormalizer
     internal const string Accepted = "values must be a string, bool, number, char, enum, Guid, date or time (DateTime, DateTimeOffset, DateOnly, TimeOnly, TimeSpan), Uri or null";
 
     /// <summary>
-    /// Normalizes <paramref name="value"/> by the type table; false when it is not a scalar. The common scalars
-    /// are returned as the same object (no allocation); NaN and ±Infinity become null (a missing value, as the CSV
-    /// upload treats "NaN"), since JSON cannot carry them and the backend would refuse the whole batch.
+    /// Normalizes <paramref name="value"/> by the type table; false when it is not a scalar. Numbers and booleans are
+    /// unboxed into the value (the caller's box can die young), strings and decimals kept by reference; NaN and
+    /// ±Infinity become null (a missing value, as the CSV upload treats "NaN"), since JSON cannot carry them and the
+    /// backend would refuse the whole batch.
     /// </summary>
-    internal static bool TryNormalize(object? value, out object? normalized)
+    internal static bool TryNormalize(object? value, out FeatureValue normalized)
     {
-        normalized = value;
+        normalized = default;
 
         // The common scalars first: this runs for every value on the request path.
         switch (value)
         {
-            case null or string or bool or int or long:
+            case null:
+                return true;
+            case string s:
+                normalized = FeatureValue.FromString(s);
                 return true;
             case double d:
-                if (!double.IsFinite(d))
-                {
-                    normalized = null;
-                }
-
+                normalized = FeatureValue.FromDouble(d);
+                return true;
+            case int i:
+                normalized = FeatureValue.FromInt64(i);
+                return true;
+            case bool b:
+                normalized = FeatureValue.FromBoolean(b);
+                return true;
+            case long l:
+                normalized = FeatureValue.FromInt64(l);
                 return true;
             case float f:
-                if (!float.IsFinite(f))
-                {
-                    normalized = null;
-                }
-
+                normalized = FeatureValue.FromSingle(f);
                 return true;
-            case decimal or short or byte or sbyte or ushort or uint or ulong:
+            case decimal:
+                normalized = FeatureValue.FromNormalizedReference(value);
+                return true;
+            case short s16:
+                normalized = FeatureValue.FromInt64(s16);
+                return true;
+            case byte u8:
+                normalized = FeatureValue.FromInt64(u8);
+                return true;
+            case sbyte s8:
+                normalized = FeatureValue.FromInt64(s8);
+                return true;
+            case ushort u16:
+                normalized = FeatureValue.FromInt64(u16);
+                return true;
+            case uint u32:
+                normalized = FeatureValue.FromInt64(u32);
+                return true;
+            case ulong u64:
+                normalized = FeatureValue.FromUInt64(u64);
                 return true;
             case char c:
-                normalized = c.ToString();
+                normalized = FeatureValue.FromString(c.ToString());
                 return true;
             case Enum e:
-                normalized = e.ToString();
+                normalized = FeatureValue.FromString(e.ToString());
                 return true;
             case Guid g:
-                normalized = g.ToString();
+                normalized = FeatureValue.FromString(g.ToString());
                 return true;
             case JsonElement element:
                 return TryCopy(element, out normalized);
             case DateTime dateTime:
-                normalized = dateTime.ToString("O", CultureInfo.InvariantCulture);
+                normalized = FeatureValue.FromString(dateTime.ToString("O", CultureInfo.InvariantCulture));
                 return true;
             case DateTimeOffset dateTimeOffset:
-                normalized = dateTimeOffset.ToString("O", CultureInfo.InvariantCulture);
+                normalized = FeatureValue.FromString(dateTimeOffset.ToString("O", CultureInfo.InvariantCulture));
                 return true;
             case DateOnly date:
-                normalized = date.ToString("O", CultureInfo.InvariantCulture);
+                normalized = FeatureValue.FromString(date.ToString("O", CultureInfo.InvariantCulture));
                 return true;
             case TimeOnly time:
-                normalized = time.ToString("O", CultureInfo.InvariantCulture);
+                normalized = FeatureValue.FromString(time.ToString("O", CultureInfo.InvariantCulture));
                 return true;
             case TimeSpan span:
-                normalized = span.ToString("c", CultureInfo.InvariantCulture);
+                normalized = FeatureValue.FromString(span.ToString("c", CultureInfo.InvariantCulture));
                 return true;
             case Uri uri:
-                normalized = uri.OriginalString;
+                normalized = FeatureValue.FromString(uri.OriginalString);
                 return true;
             case Half half:
-                var wide = (double)half;
-                normalized = double.IsFinite(wide) ? wide : null;
+                normalized = FeatureValue.FromDouble((double)half);
                 return true;
             case nint native:
-                normalized = (long)native;
+                normalized = FeatureValue.FromInt64(native);
                 return true;
             case nuint native:
-                normalized = (ulong)native;
+                normalized = FeatureValue.FromUInt64(native);
                 return true;
             case Int128 big:
-                normalized = big.ToString(null, CultureInfo.InvariantCulture);
+                normalized = FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture));
                 return true;
             case UInt128 big:
-                normalized = big.ToString(null, CultureInfo.InvariantCulture);
+                normalized = FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture));
                 return true;
             case BigInteger big:
-                normalized = big.ToString(null, CultureInfo.InvariantCulture);
+                normalized = FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture));
                 return true;
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// The same type table for the paths that hand values on as objects (the labels endpoint, the command-line tool,
+    /// dictionaries for a custom <see cref="ICometMpm"/>): a number or boolean stays the caller's object, of its type.
+    /// </summary>
+    internal static bool TryNormalizeToObject(object? value, out object? normalized)
+    {
+        if (!TryNormalize(value, out FeatureValue feature))
+        {
+            normalized = null;
+            return false;
+        }
+
+        var isBoxedScalar = value is bool or int or long or short or byte or sbyte or ushort or uint or ulong or decimal
+            || (value is double d && double.IsFinite(d)) || (value is float f && float.IsFinite(f));
+        normalized = isBoxedScalar ? value : feature.ToObject();
+        return true;
     }
 
     /// <summary>Whether values of <paramref name="type"/> (or its nullable form) are in the type table; capture decides by it at start.</summary>
@@ -137,9 +178,9 @@ internal static class ValueNormalizer
     internal static string NotScalar(string field, string name, object value) =>
         $"{field} is a {value.GetType().Name}, which is not a scalar: {Accepted}. Flatten nested objects into names such as \"{name}.field\", or convert the value to a string or number.";
 
-    private static bool TryCopy(JsonElement element, out object? normalized)
+    private static bool TryCopy(JsonElement element, out FeatureValue normalized)
     {
-        normalized = null;
+        normalized = default;
 
         // Copied: the caller may dispose its JsonDocument as soon as the call returns, long before the event is sent.
         // Reading an already disposed one throws here, on the caller's thread, and refuses the value.
@@ -150,7 +191,7 @@ internal static class ValueNormalizer
                 return false;
             }
 
-            normalized = element.Clone();
+            normalized = FeatureValue.FromNormalizedReference(element.Clone());
             return true;
         }
         catch (ObjectDisposedException)

@@ -7,7 +7,7 @@ namespace CometMpm.Serialization;
 /// <summary>
 /// Serializes batches into one reused buffer. Used by the background sender only, one batch at a
 /// time: the returned memory is valid until the next call. Every body is <c>{"data":[...]}</c>, each
-/// event written with the source-generated <see cref="MpmJsonContext"/>.
+/// event written by <see cref="EventWriter"/>.
 /// </summary>
 internal sealed class BatchSerializer
 {
@@ -32,7 +32,7 @@ internal sealed class BatchSerializer
         Begin();
         foreach (var mpmEvent in events)
         {
-            JsonSerializer.Serialize(_writer, mpmEvent, MpmJsonContext.Default.MpmEvent);
+            EventWriter.Write(_writer, mpmEvent);
         }
 
         return End();
@@ -55,7 +55,7 @@ internal sealed class BatchSerializer
                 await Task.Yield();
             }
 
-            JsonSerializer.Serialize(_writer, events[i], MpmJsonContext.Default.MpmEvent);
+            EventWriter.Write(_writer, events[i]);
         }
 
         return End();
