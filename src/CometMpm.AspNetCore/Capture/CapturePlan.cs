@@ -95,6 +95,7 @@ internal sealed class CapturePlan
     private readonly CometMpmMetrics? _metrics;
     private readonly ConcurrentDictionary<Type, FeatureLayout> _outputs = new();
     private readonly FeatureLayout _inputLayout;
+    private OutputLayoutEntry? _lastOutput;
     private readonly FeatureLayout _nullOutputLayout;
     private readonly FeatureLayout _scalarOutputLayout;
     private readonly PredictionContextUsage _contextUsage;
@@ -329,30 +330,27 @@ internal sealed class CapturePlan
         }
 
         var count = FeatureLayout.CountPresent(values);
-        return count == 0 && !_input.HasRoot ? default : new FeatureMap(layout.Schema, values, count);
+        return count == 0 && !_input.HasRoot ? default : new FeatureMap(layout.Schema, values);
     }
 
     /// <summary>The output features of the result, into the layout of its type, with the status code when failures are captured.</summary>
     private FeatureMap ReadOutputs(object? value, int statusCode)
     {
+        // Which layout a result type has (scalar types share one) is decided once; an endpoint returns one type nearly always.
         FeatureLayout layout;
         if (value is null)
         {
             layout = _nullOutputLayout;
         }
-        else if (FeatureAccessor.IsScalarType(value.GetType()))
+        else if (_lastOutput is { } last && last.Type == value.GetType())
         {
-            layout = _scalarOutputLayout;
+            layout = last.Layout;
         }
         else
         {
-            var status = _settings.CaptureFailedResponses ? _settings.StatusCodeFeatureName : null;
-            layout = _outputs.GetOrAdd(
-                value.GetType(),
-                static (type, state) => FeatureLayout.Create(state.Self._settings.Filter(state.Self._models.Get(state.Self._json, type).Accessors), [], state.Status),
-                (Self: this, Status: status));
+            layout = _outputs.GetOrAdd(value.GetType(), static (type, self) => self.CreateOutputLayout(type), this);
+            _lastOutput = new OutputLayoutEntry(value.GetType(), layout);
         }
-
         if (layout.Schema.Count == 0)
         {
             return default;
@@ -377,7 +375,18 @@ internal sealed class CapturePlan
         }
 
         var count = FeatureLayout.CountPresent(values);
-        return count == 0 ? default : new FeatureMap(layout.Schema, values, count);
+        return count == 0 ? default : new FeatureMap(layout.Schema, values);
+    }
+
+    private FeatureLayout CreateOutputLayout(Type type)
+    {
+        if (FeatureAccessor.IsScalarType(type))
+        {
+            return _scalarOutputLayout;
+        }
+
+        var accessors = _settings.Filter(_models.Get(_json, type).Accessors);
+        return FeatureLayout.Create(accessors, [], _settings.CaptureFailedResponses ? _settings.StatusCodeFeatureName : null);
     }
 
     /// <summary>Adds what the handler added through the prediction context; its names win over the DTO's.</summary>
@@ -584,6 +593,9 @@ internal sealed class FeatureLayout
         return count;
     }
 }
+
+/// <summary>The layout of the last result type a plan saw.</summary>
+internal sealed record OutputLayoutEntry(Type Type, FeatureLayout Layout);
 
 /// <summary>Reads the status code and the output value of a minimal-API result.</summary>
 internal static class ResultReader

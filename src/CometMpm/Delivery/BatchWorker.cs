@@ -176,6 +176,21 @@ internal sealed class BatchWorker(
             return;
         }
 
+        var kind = batch[0].Kind;
+        var oneKind = true;
+        foreach (var item in batch)
+        {
+            oneKind &= item.Kind == kind;
+        }
+
+        if (oneKind)
+        {
+            // The common case, one kind: one array for the payload and nothing else.
+            _inHand.Add(new EventPayload(kind, batch.ToArray()));
+            batch.Clear();
+            return;
+        }
+
         var predictions = new List<MpmEvent>(batch.Count);
         var labels = new List<MpmEvent>();
         foreach (var item in batch)

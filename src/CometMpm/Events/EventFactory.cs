@@ -256,7 +256,7 @@ internal static class EventFactory
         {
             if (_names is null && _index == _values.Length)
             {
-                return new FeatureMap(recent!, _values, _index);
+                return new FeatureMap(recent!, _values);
             }
 
             var names = _names ?? recent!.Names;
@@ -269,7 +269,7 @@ internal static class EventFactory
 
             var schema = new FeatureSchema(names);
             slot = schema;
-            return new FeatureMap(schema, _values, _index);
+            return new FeatureMap(schema, _values);
         }
     }
 

@@ -2,16 +2,15 @@ namespace CometMpm.Events;
 
 /// <summary>
 /// A normalized feature (or label) map: a <see cref="FeatureSchema"/> shared across events and this event's values,
-/// slot by slot (a <see cref="FeatureValue.Missing"/> slot is left out of the JSON). A struct: building one allocates
-/// only the values array. <c>default</c> means no map.
+/// slot by slot (a <see cref="FeatureValue.Missing"/> slot is left out of the JSON). A struct of two references: building one
+/// allocates only the values array. <c>default</c> means no map.
 /// </summary>
 internal readonly struct FeatureMap
 {
-    public FeatureMap(FeatureSchema schema, FeatureValue[] values, int count)
+    public FeatureMap(FeatureSchema schema, FeatureValue[] values)
     {
         Schema = schema;
         Values = values;
-        Count = count;
     }
 
     /// <summary>A map of already normalized items, with a schema of its own (the one-off paths: rows, deprecated merges).</summary>
@@ -26,17 +25,28 @@ internal readonly struct FeatureMap
 
         Schema = new FeatureSchema(names);
         Values = values;
-        Count = items.Length;
     }
 
-    public static FeatureMap Empty => new(FeatureSchema.Empty, [], 0);
+    public static FeatureMap Empty => new(FeatureSchema.Empty, []);
 
     public FeatureSchema Schema { get; }
 
     public FeatureValue[] Values { get; }
 
-    /// <summary>How many values are present (not <see cref="FeatureValue.Missing"/>).</summary>
-    public int Count { get; }
+    /// <summary>How many values are present (not <see cref="FeatureValue.Missing"/>); counted, not stored, to keep the map (and every event) small.</summary>
+    public int Count
+    {
+        get
+        {
+            var count = 0;
+            foreach (var value in Values ?? [])
+            {
+                count += value.IsMissing ? 0 : 1;
+            }
+
+            return count;
+        }
+    }
 
     /// <summary>Whether there is a map at all (<c>default</c> is none).</summary>
     public bool IsPresent => Schema is not null;
@@ -51,10 +61,10 @@ internal readonly struct FeatureMap
                 return 0;
             }
 
-            var bytes = EmptyBytes + (Count * 24) + Schema.NameChars;
+            var bytes = EmptyBytes + Schema.NameChars;
             foreach (var value in Values)
             {
-                bytes += value.IsMissing ? 0 : value.ApproximateBytes;
+                bytes += value.IsMissing ? 0 : 24 + value.ApproximateBytes;
             }
 
             return bytes;
