@@ -129,13 +129,13 @@ internal static class RowLogger
         };
 
         FeatureMap? features = null;
-        if (mapping.FeatureSelectors.Count > 0 && TryMap(row, mapping.FeatureSelectors, "feature", out features) is { } featureError)
+        if (mapping.FeatureSelectors.Count > 0 && TryMap(row, mapping, mapping.FeatureSelectors, "feature", out features) is { } featureError)
         {
             return featureError;
         }
 
         FeatureMap? outputs = null;
-        if (mapping.OutputSelectors.Count > 0 && TryMap(row, mapping.OutputSelectors, "output", out outputs) is { } outputError)
+        if (mapping.OutputSelectors.Count > 0 && TryMap(row, mapping, mapping.OutputSelectors, "output", out outputs) is { } outputError)
         {
             return outputError;
         }
@@ -149,7 +149,7 @@ internal static class RowLogger
         }
 
         FeatureMap? labels = null;
-        if (mapping.LabelSelectors.Count > 0 && TryMap(row, mapping.LabelSelectors, "label", out labels) is { } labelError)
+        if (mapping.LabelSelectors.Count > 0 && TryMap(row, mapping, mapping.LabelSelectors, "label", out labels) is { } labelError)
         {
             return labelError;
         }
@@ -218,11 +218,11 @@ internal static class RowLogger
         return null;
     }
 
-    private static string? TryMap<T>(T row, IReadOnlyList<KeyValuePair<string, Func<T, object?>>> selectors, string kind, out FeatureMap? map)
+    private static string? TryMap<T>(T row, RowMapping<T> mapping, IReadOnlyList<KeyValuePair<string, Func<T, object?>>> selectors, string kind, out FeatureMap? map)
     {
         map = null;
-        var items = new KeyValuePair<string, FeatureValue>[selectors.Count];
-        for (var i = 0; i < items.Length; i++)
+        var values = new FeatureValue[selectors.Count];
+        for (var i = 0; i < values.Length; i++)
         {
             var (name, selector) = selectors[i];
             object? raw;
@@ -240,10 +240,10 @@ internal static class RowLogger
                 return ValueNormalizer.NotScalar($"{kind} '{name}'", name, raw!);
             }
 
-            items[i] = new(name, normalized);
+            values[i] = normalized;
         }
 
-        map = new FeatureMap(items);
+        map = new FeatureMap(mapping.SchemaOf(selectors), values);
         return null;
     }
 

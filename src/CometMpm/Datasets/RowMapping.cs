@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
+using CometMpm.Events;
 
 namespace CometMpm;
 
@@ -19,6 +20,7 @@ public sealed class RowMapping<[DynamicallyAccessedMembers(DynamicallyAccessedMe
     private readonly List<KeyValuePair<string, Func<T, object?>>> _features = [];
     private readonly List<KeyValuePair<string, Func<T, object?>>> _outputs = [];
     private readonly List<KeyValuePair<string, Func<T, object?>>> _labels = [];
+    private readonly FeatureSchema?[] _schemas = new FeatureSchema?[3];
 
     /// <summary>Creates a mapping.</summary>
     /// <param name="predictionId">Selects the row's prediction id (sent as a string; a row whose id is null is rejected).</param>
@@ -157,6 +159,29 @@ public sealed class RowMapping<[DynamicallyAccessedMembers(DynamicallyAccessedMe
         ArgumentNullException.ThrowIfNull(selector);
         TimestampSelector = selector;
         return this;
+    }
+
+    /// <summary>
+    /// The names of a section as one schema shared by every row (encoded once by the serializer). Sections only grow,
+    /// so a schema of another length is stale and made again.
+    /// </summary>
+    internal FeatureSchema SchemaOf(IReadOnlyList<KeyValuePair<string, Func<T, object?>>> selectors)
+    {
+        var slot = ReferenceEquals(selectors, _features) ? 0 : ReferenceEquals(selectors, _outputs) ? 1 : 2;
+        var schema = _schemas[slot];
+        if (schema is null || schema.Count != selectors.Count)
+        {
+            var names = new string[selectors.Count];
+            for (var i = 0; i < names.Length; i++)
+            {
+                names[i] = selectors[i].Key;
+            }
+
+            schema = new FeatureSchema(names);
+            _schemas[slot] = schema;
+        }
+
+        return schema;
     }
 
     private RowMapping<T> Add(List<KeyValuePair<string, Func<T, object?>>> section, string name, Func<T, object?> selector)
