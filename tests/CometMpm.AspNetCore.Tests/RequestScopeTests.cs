@@ -76,6 +76,20 @@ public sealed class RequestScopeTests
         Assert.Equal("True", Assert.Single(await app.PredictionsAsync()).Features()["from_context"]);
     }
 
+    [Fact]
+    public void PredictionContext_NeverStarted_KeepsABoundedNumberOfAdditions()
+    {
+        // A context used outside any request (a long-lived scope of a background service) must not grow forever.
+        var context = new Capture.PredictionContext();
+        for (var i = 0; i < 10_000; i++)
+        {
+            context.AddFeature("f", i);
+        }
+
+        Assert.Equal(256, context.Features!.Count);
+        Assert.False(context.IsCaptured);
+    }
+
     private static async Task<int> ReadsAsync(TestApp app, string path)
     {
         var response = await app.Client.PostAsJsonAsync(path, Input);

@@ -56,6 +56,29 @@ public sealed class TracingTests : IDisposable
         Assert.Equal(request.TraceId.ToHexString(), e.Features()["trace_id"]);
     }
 
+    [Fact]
+    public async Task SendTraceId_WithoutATrace_AFeatureOfTheSameNameKeepsItsValue()
+    {
+        await using var app = await TestApp.StartAsync(
+            a =>
+            {
+                a.Use((http, next) =>
+                {
+                    Activity.Current = null; // a request nobody traces
+                    return next(http);
+                });
+                a.MapPost("/score", (TracedInput t) => new Score(0.5, "ok")).WithCometMpm();
+            },
+            capture: o => o.SendTraceId = true);
+
+        var response = await app.Client.PostAsJsonAsync("/score", new TracedInput("from-the-client", 2.5));
+
+        response.EnsureSuccessStatusCode();
+        var e = Assert.Single(await app.PredictionsAsync());
+        Assert.Equal("from-the-client", e.Features()["trace_id"]);
+        Assert.Equal("2.5", e.Features()["x"]);
+    }
+
     private async Task<Activity> RequestActivityAsync(string predictionId)
     {
         // The activity stops after the response is sent: wait for it briefly.
@@ -74,3 +97,8 @@ public sealed class TracingTests : IDisposable
 
     public void Dispose() => _listener.Dispose();
 }
+
+/// <summary>An input that carries a feature named like the trace id feature.</summary>
+public sealed record TracedInput(
+    [property: System.Text.Json.Serialization.JsonPropertyName("trace_id")] string TraceId,
+    [property: System.Text.Json.Serialization.JsonPropertyName("x")] double X);

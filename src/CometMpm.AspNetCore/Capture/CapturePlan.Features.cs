@@ -43,7 +43,15 @@ internal sealed partial class CapturePlan
 
         if (layout.AppendedSlot >= 0)
         {
-            values[layout.AppendedSlot] = activity is null ? FeatureValue.Missing : FeatureValue.FromString(activity.TraceId.ToHexString());
+            if (activity is not null)
+            {
+                values[layout.AppendedSlot] = FeatureValue.FromString(activity.TraceId.ToHexString());
+            }
+            else if (layout.AppendedSlot >= layout.AccessorSlots + layout.ScalarSlots)
+            {
+                // No trace: the trace id's own slot stays out; a DTO feature of the same name keeps its value.
+                values[layout.AppendedSlot] = FeatureValue.Missing;
+            }
         }
 
         var count = FeatureLayout.CountPresent(values);

@@ -12,11 +12,15 @@ internal sealed class PredictionContext : ICometMpmPredictionContext
     private const int Capturing = 1;
     private const int Closed = 2;
 
+    /// <summary>What a context never started keeps at most: one outside any request (a long-lived scope) must not grow.</summary>
+    private const int MaxNotStarted = 256;
+
     private readonly Lock _lock = new();
     private List<KeyValuePair<string, object?>>? _features;
     private List<KeyValuePair<string, object?>>? _outputs;
     private List<KeyValuePair<string, object?>>? _labels;
     private volatile int _state;
+    private int _notStartedCount;
 
     public string? PredictionId { get; private set; }
 
@@ -40,6 +44,7 @@ internal sealed class PredictionContext : ICometMpmPredictionContext
         {
             PredictionId = predictionId;
             _features = _outputs = _labels = null;
+            _notStartedCount = 0;
             _state = captured ? Capturing : Closed;
         }
     }
@@ -63,6 +68,11 @@ internal sealed class PredictionContext : ICometMpmPredictionContext
 
         lock (_lock)
         {
+            if (_state == NotStarted && ++_notStartedCount > MaxNotStarted)
+            {
+                return;
+            }
+
             if (_state != Closed)
             {
                 (list ??= []).Add(new KeyValuePair<string, object?>(name, value));

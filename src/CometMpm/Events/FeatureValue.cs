@@ -151,6 +151,7 @@ internal readonly struct FeatureValue
 #pragma warning disable CS8714
         private static readonly System.Collections.Concurrent.ConcurrentDictionary<T, string> Names = new();
 #pragma warning restore CS8714
+        private static int s_count;
 
         public static string Get(T value)
         {
@@ -161,9 +162,9 @@ internal readonly struct FeatureValue
 
             // The same string the type table makes (a flags combination included); not cached beyond a bound.
             name = value!.ToString()!;
-            if (Names.Count < MaxCached)
+            if (Volatile.Read(ref s_count) < MaxCached && Names.TryAdd(value, name))
             {
-                Names.TryAdd(value, name);
+                Interlocked.Increment(ref s_count);
             }
 
             return name;
