@@ -61,21 +61,10 @@ internal sealed partial class CapturePlan
     /// <summary>The output features of the result, into the layout of its type, with the status code when failures are captured.</summary>
     private FeatureMap ReadOutputs(object? value, int statusCode)
     {
-        // Which layout a result type has (scalar types share one) is decided once; an endpoint returns one type nearly always.
-        FeatureLayout layout;
-        if (value is null)
-        {
-            layout = _nullOutputLayout;
-        }
-        else if (_lastOutput is { } last && last.Type == value.GetType())
-        {
-            layout = last.Layout;
-        }
-        else
-        {
-            layout = _outputs.GetOrAdd(value.GetType(), static (type, self) => self.CreateOutputLayout(type), this);
-            _lastOutput = new OutputLayoutEntry(value.GetType(), layout);
-        }
+        // Which layout a result type has (scalar types share one) is decided once per type.
+        var layout = value is null
+            ? _nullOutputLayout
+            : _outputs.GetOrAdd(value.GetType(), static (type, self) => self.CreateOutputLayout(type), this);
         if (layout.Schema.Count == 0)
         {
             return default;
@@ -84,7 +73,7 @@ internal sealed partial class CapturePlan
         var values = new FeatureValue[layout.Schema.Count];
         if (layout == _scalarOutputLayout)
         {
-            if (layout.AccessorSlots + layout.ScalarSlots > 0)
+            if (layout.ScalarSlots > 0)
             {
                 values[0] = FeatureAccessor.Normalize(value);
             }
@@ -147,8 +136,13 @@ internal sealed partial class CapturePlan
                 continue;
             }
 
-            var index = items.FindIndex(item => string.Equals(item.Key, name, StringComparison.Ordinal));
-            if (index >= 0)
+            var index = 0;
+            while (index < items.Count && !string.Equals(items[index].Key, name, StringComparison.Ordinal))
+            {
+                index++;
+            }
+
+            if (index < items.Count)
             {
                 items[index] = new(name, value);
             }
@@ -159,21 +153,5 @@ internal sealed partial class CapturePlan
         }
 
         return new FeatureMap([.. items]);
-    }
-
-    private static Dictionary<string, object?>? ToDictionary(FeatureMap map)
-    {
-        if (!map.IsPresent)
-        {
-            return null;
-        }
-
-        var dictionary = new Dictionary<string, object?>(map.Count, StringComparer.Ordinal);
-        foreach (var (name, value) in map.Items)
-        {
-            dictionary[name] = value;
-        }
-
-        return dictionary;
     }
 }

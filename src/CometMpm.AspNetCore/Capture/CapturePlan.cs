@@ -95,7 +95,6 @@ internal sealed partial class CapturePlan
     private readonly CometMpmMetrics? _metrics;
     private readonly ConcurrentDictionary<Type, FeatureLayout> _outputs = new();
     private readonly FeatureLayout _inputLayout;
-    private OutputLayoutEntry? _lastOutput;
     private readonly FeatureLayout _nullOutputLayout;
     private readonly FeatureLayout _scalarOutputLayout;
     private readonly PredictionContextUsage _contextUsage;
@@ -287,7 +286,7 @@ internal sealed partial class CapturePlan
             return;
         }
 
-        _client.LogEvent(predictionId, ToDictionary(inputs), ToDictionary(outputs), ToDictionary(labels));
+        _client.LogEvent(predictionId, inputs.ToDictionary(), outputs.ToDictionary(), labels.ToDictionary());
     }
 
     /// <summary>
@@ -345,9 +344,6 @@ internal sealed partial class CapturePlan
         return id;
     }
 }
-
-/// <summary>The layout of the last result type a plan saw.</summary>
-internal sealed record OutputLayoutEntry(Type Type, FeatureLayout Layout);
 
 /// <summary>Reads the status code and the output value of a minimal-API result.</summary>
 internal static class ResultReader

@@ -5,7 +5,7 @@ namespace CometMpm.AspNetCore.Capture;
 /// <summary>
 /// The schema of a plan's input or of one output type, with the slots of its accessors (a collection takes one per item),
 /// then its scalar names, then one appended name (the trace id for inputs, the status code for outputs; it takes the
-/// slot of an earlier feature of the same name, which it replaces).
+/// slot of an earlier feature of the same name, whose value it replaces when it has one).
 /// </summary>
 internal sealed class FeatureLayout
 {

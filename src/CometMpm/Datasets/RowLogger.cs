@@ -38,7 +38,7 @@ internal static class RowLogger
                 // Backpressure: wait for room (at most maxWait without progress; not at all while the backend is stalled).
                 var hasRoom = await client.WaitForQueueSpaceAsync(stalled ? TimeSpan.Zero : maxWait, cancellationToken).ConfigureAwait(false);
                 stalled = !hasRoom;
-                result = client.LogPrepared(row1.Id, row1.Features ?? default, row1.Outputs ?? default, row1.Labels ?? default, row1.Timestamp);
+                result = client.LogPrepared(row1.Id, row1.Features, row1.Outputs, row1.Labels, row1.Timestamp);
             }
             else
             {
@@ -85,23 +85,7 @@ internal static class RowLogger
     }
 
     private static LogResult LogThroughInterface(ICometMpm mpm, PreparedRow row) =>
-        mpm.LogEvent(row.Id, ToDictionary(row.Features), ToDictionary(row.Outputs), ToDictionary(row.Labels), row.Timestamp);
-
-    private static Dictionary<string, object?>? ToDictionary(FeatureMap? map)
-    {
-        if (map is null)
-        {
-            return null;
-        }
-
-        var dictionary = new Dictionary<string, object?>(map.Value.Count, StringComparer.Ordinal);
-        foreach (var (name, value) in map.Value.Items)
-        {
-            dictionary[name] = value;
-        }
-
-        return dictionary;
-    }
+        mpm.LogEvent(row.Id, row.Features.ToDictionary(), row.Outputs.ToDictionary(), row.Labels.ToDictionary(), row.Timestamp);
 
     private static string? TryBuild<T>(T row, RowMapping<T> mapping, out PreparedRow prepared)
     {
@@ -128,13 +112,13 @@ internal static class RowLogger
             _ => id.ToString() ?? string.Empty,
         };
 
-        FeatureMap? features = null;
+        FeatureMap features = default;
         if (mapping.FeatureSelectors.Count > 0 && TryMap(row, mapping, mapping.FeatureSelectors, "feature", out features) is { } featureError)
         {
             return featureError;
         }
 
-        FeatureMap? outputs = null;
+        FeatureMap outputs = default;
         if (mapping.OutputSelectors.Count > 0 && TryMap(row, mapping, mapping.OutputSelectors, "output", out outputs) is { } outputError)
         {
             return outputError;
@@ -148,7 +132,7 @@ internal static class RowLogger
             }
         }
 
-        FeatureMap? labels = null;
+        FeatureMap labels = default;
         if (mapping.LabelSelectors.Count > 0 && TryMap(row, mapping, mapping.LabelSelectors, "label", out labels) is { } labelError)
         {
             return labelError;
@@ -177,7 +161,7 @@ internal static class RowLogger
         return null;
     }
 
-    private static string? MergeDeprecated<T>(T row, RowMapping<T> mapping, ref FeatureMap? outputs)
+    private static string? MergeDeprecated<T>(T row, RowMapping<T> mapping, ref FeatureMap outputs)
     {
         object? value = null;
         double? probability = null;
@@ -208,7 +192,7 @@ internal static class RowLogger
             return $"output value or probability could not be read: {ex.Message}";
         }
 
-        Dictionary<string, object?>? current = ToDictionary(outputs);
+        var current = outputs.ToDictionary();
         if (EventFactory.TryMergeDeprecatedOutputs(value, probability, current, out var merged) is { } error)
         {
             return error;
@@ -218,9 +202,9 @@ internal static class RowLogger
         return null;
     }
 
-    private static string? TryMap<T>(T row, RowMapping<T> mapping, IReadOnlyList<KeyValuePair<string, Func<T, object?>>> selectors, string kind, out FeatureMap? map)
+    private static string? TryMap<T>(T row, RowMapping<T> mapping, IReadOnlyList<KeyValuePair<string, Func<T, object?>>> selectors, string kind, out FeatureMap map)
     {
-        map = null;
+        map = default;
         var values = new FeatureValue[selectors.Count];
         for (var i = 0; i < values.Length; i++)
         {
@@ -324,5 +308,5 @@ internal static class RowLogger
 
     private static bool IsCellError(Exception ex) => ex is InvalidCastException or FormatException or IndexOutOfRangeException or ArgumentException or NullReferenceException or OverflowException or InvalidOperationException;
 
-    private readonly record struct PreparedRow(string Id, FeatureMap? Features, FeatureMap? Outputs, FeatureMap? Labels, DateTimeOffset? Timestamp);
+    private readonly record struct PreparedRow(string Id, FeatureMap Features, FeatureMap Outputs, FeatureMap Labels, DateTimeOffset? Timestamp);
 }

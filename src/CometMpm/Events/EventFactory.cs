@@ -30,19 +30,19 @@ internal static class EventFactory
 
         recent ??= new RecentSchemas();
         FeatureMap features = default;
-        if (inputFeatures is not null && TryCopy(inputFeatures, InputFeaturesField, ref recent.Slot(0), out features) is { } inputError)
+        if (inputFeatures is not null && TryCopy(inputFeatures, InputFeaturesField, ref recent.Inputs, out features) is { } inputError)
         {
             return inputError;
         }
 
         FeatureMap prediction = default;
-        if (outputFeatures is { Count: > 0 } && TryCopy(outputFeatures, OutputFeaturesField, ref recent.Slot(1), out prediction) is { } outputError)
+        if (outputFeatures is { Count: > 0 } && TryCopy(outputFeatures, OutputFeaturesField, ref recent.Outputs, out prediction) is { } outputError)
         {
             return outputError;
         }
 
         FeatureMap labelMap = default;
-        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, ref recent.Slot(2), out labelMap) is { } labelError)
+        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, ref recent.PredictionLabels, out labelMap) is { } labelError)
         {
             return labelError;
         }
@@ -140,7 +140,7 @@ internal static class EventFactory
 
         recent ??= new RecentSchemas();
         var labelMap = FeatureMap.Empty;
-        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, ref recent.Slot(3), out labelMap) is { } labelError)
+        if (labels is { Count: > 0 } && TryCopy(labels, LabelsField, ref recent.LateLabels, out labelMap) is { } labelError)
         {
             return labelError;
         }
@@ -228,19 +228,14 @@ internal static class EventFactory
             if (_index == _values.Length)
             {
                 // The source grew while being read (a concurrent writer): keep what was read.
+                OwnNames();
                 Array.Resize(ref _values, (_values.Length * 2) + 1);
                 Array.Resize(ref _names, _values.Length);
-                if (_index > 0 && _names[0] is null)
-                {
-                    Array.Copy(recent!.Names, _names, _index);
-                }
             }
 
             if (_names is null && !string.Equals(recent!.Names[_index], pair.Key, StringComparison.Ordinal))
             {
-                // A different key set: the names read so far matched the recent schema's.
-                _names = new string[_values.Length];
-                Array.Copy(recent.Names, _names, _index);
+                OwnNames(); // a different key set
             }
 
             if (_names is not null)
@@ -250,6 +245,16 @@ internal static class EventFactory
 
             _values[_index++] = normalized;
             return null;
+        }
+
+        /// <summary>From here on the names are this map's own: those read so far matched the recent schema's.</summary>
+        private void OwnNames()
+        {
+            if (_names is null)
+            {
+                _names = new string[_values.Length];
+                Array.Copy(recent!.Names, _names, _index);
+            }
         }
 
         public FeatureMap ToMap(ref FeatureSchema? slot)
@@ -285,7 +290,9 @@ internal static class EventFactory
 /// </summary>
 internal sealed class RecentSchemas
 {
-    private readonly FeatureSchema?[] _slots = new FeatureSchema?[4];
-
-    public ref FeatureSchema? Slot(int index) => ref _slots[index];
+    // Fields, not properties: the factory takes them by reference.
+    public FeatureSchema? Inputs;
+    public FeatureSchema? Outputs;
+    public FeatureSchema? PredictionLabels;
+    public FeatureSchema? LateLabels;
 }

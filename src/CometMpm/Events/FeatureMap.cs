@@ -71,19 +71,27 @@ internal readonly struct FeatureMap
         }
     }
 
-    /// <summary>The present entries, with values as objects (boxing numbers): for dictionaries handed to <see cref="ICometMpm"/>.</summary>
-    public IEnumerable<KeyValuePair<string, object?>> Items
+    /// <summary>
+    /// The present entries as a dictionary of objects (numbers boxed), or null when there is no map: what a custom
+    /// <see cref="ICometMpm"/> is handed by the library's own producers.
+    /// </summary>
+    public Dictionary<string, object?>? ToDictionary()
     {
-        get
+        if (Schema is null)
         {
-            for (var i = 0; i < Values.Length; i++)
+            return null;
+        }
+
+        var dictionary = new Dictionary<string, object?>(Values.Length, StringComparer.Ordinal);
+        for (var i = 0; i < Values.Length; i++)
+        {
+            if (!Values[i].IsMissing)
             {
-                if (!Values[i].IsMissing)
-                {
-                    yield return new KeyValuePair<string, object?>(Schema.Names[i], Values[i].ToObject());
-                }
+                dictionary[Schema.Names[i]] = Values[i].ToObject();
             }
         }
+
+        return dictionary;
     }
 
     internal const int EmptyBytes = 16;

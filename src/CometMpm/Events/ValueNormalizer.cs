@@ -43,102 +43,43 @@ internal static class ValueNormalizer
     /// </summary>
     internal static bool TryNormalize(object? value, out FeatureValue normalized)
     {
-        normalized = default;
-
-        // The common scalars first: this runs for every value on the request path.
-        switch (value)
+        // The common scalars first: this runs for every value on the request path. Null means refused.
+        FeatureValue? result = value switch
         {
-            case null:
-                return true;
-            case string s:
-                normalized = FeatureValue.FromString(s);
-                return true;
-            case double d:
-                normalized = FeatureValue.FromDouble(d);
-                return true;
-            case int i:
-                normalized = FeatureValue.FromInt64(i);
-                return true;
-            case bool b:
-                normalized = FeatureValue.FromBoolean(b);
-                return true;
-            case long l:
-                normalized = FeatureValue.FromInt64(l);
-                return true;
-            case float f:
-                normalized = FeatureValue.FromSingle(f);
-                return true;
-            case decimal:
-                normalized = FeatureValue.FromNormalizedReference(value);
-                return true;
-            case short s16:
-                normalized = FeatureValue.FromInt64(s16);
-                return true;
-            case byte u8:
-                normalized = FeatureValue.FromInt64(u8);
-                return true;
-            case sbyte s8:
-                normalized = FeatureValue.FromInt64(s8);
-                return true;
-            case ushort u16:
-                normalized = FeatureValue.FromInt64(u16);
-                return true;
-            case uint u32:
-                normalized = FeatureValue.FromInt64(u32);
-                return true;
-            case ulong u64:
-                normalized = FeatureValue.FromUInt64(u64);
-                return true;
-            case char c:
-                normalized = FeatureValue.FromString(c.ToString());
-                return true;
-            case Enum e:
-                normalized = FeatureValue.FromString(e.ToString());
-                return true;
-            case Guid g:
-                normalized = FeatureValue.FromString(g.ToString());
-                return true;
-            case JsonElement element:
-                return TryCopy(element, out normalized);
-            case DateTime dateTime:
-                normalized = FeatureValue.FromString(dateTime.ToString("O", CultureInfo.InvariantCulture));
-                return true;
-            case DateTimeOffset dateTimeOffset:
-                normalized = FeatureValue.FromString(dateTimeOffset.ToString("O", CultureInfo.InvariantCulture));
-                return true;
-            case DateOnly date:
-                normalized = FeatureValue.FromString(date.ToString("O", CultureInfo.InvariantCulture));
-                return true;
-            case TimeOnly time:
-                normalized = FeatureValue.FromString(time.ToString("O", CultureInfo.InvariantCulture));
-                return true;
-            case TimeSpan span:
-                normalized = FeatureValue.FromString(span.ToString("c", CultureInfo.InvariantCulture));
-                return true;
-            case Uri uri:
-                normalized = FeatureValue.FromString(uri.OriginalString);
-                return true;
-            case Half half:
-                normalized = FeatureValue.FromDouble((double)half);
-                return true;
-            case nint native:
-                normalized = FeatureValue.FromInt64(native);
-                return true;
-            case nuint native:
-                normalized = FeatureValue.FromUInt64(native);
-                return true;
-            case Int128 big:
-                normalized = FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture));
-                return true;
-            case UInt128 big:
-                normalized = FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture));
-                return true;
-            case BigInteger big:
-                normalized = FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture));
-                return true;
-            default:
-                return false;
-        }
+            null => FeatureValue.Null,
+            string s => FeatureValue.FromString(s),
+            double d => FeatureValue.FromDouble(d),
+            int i => FeatureValue.FromInt64(i),
+            bool b => FeatureValue.FromBoolean(b),
+            long l => FeatureValue.FromInt64(l),
+            float f => FeatureValue.FromSingle(f),
+            decimal => FeatureValue.FromNormalizedReference(value),
+            short s16 => FeatureValue.FromInt64(s16),
+            byte u8 => FeatureValue.FromInt64(u8),
+            sbyte s8 => FeatureValue.FromInt64(s8),
+            ushort u16 => FeatureValue.FromInt64(u16),
+            uint u32 => FeatureValue.FromInt64(u32),
+            ulong u64 => FeatureValue.FromUInt64(u64),
+            char c => FeatureValue.FromString(c.ToString()),
+            Enum e => FeatureValue.FromString(e.ToString()),
+            Guid g => FeatureValue.FromString(g.ToString()),
+            JsonElement element => Copy(element),
+            DateTime dateTime => FeatureValue.FromString(dateTime.ToString("O", CultureInfo.InvariantCulture)),
+            DateTimeOffset dateTimeOffset => FeatureValue.FromString(dateTimeOffset.ToString("O", CultureInfo.InvariantCulture)),
+            DateOnly date => FeatureValue.FromString(date.ToString("O", CultureInfo.InvariantCulture)),
+            TimeOnly time => FeatureValue.FromString(time.ToString("O", CultureInfo.InvariantCulture)),
+            TimeSpan span => FeatureValue.FromString(span.ToString("c", CultureInfo.InvariantCulture)),
+            Uri uri => FeatureValue.FromString(uri.OriginalString),
+            Half half => FeatureValue.FromDouble((double)half),
+            nint native => FeatureValue.FromInt64(native),
+            nuint native => FeatureValue.FromUInt64(native),
+            Int128 big => FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture)),
+            UInt128 big => FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture)),
+            BigInteger big => FeatureValue.FromString(big.ToString(null, CultureInfo.InvariantCulture)),
+            _ => null,
+        };
+        normalized = result.GetValueOrDefault();
+        return result.HasValue;
     }
 
     /// <summary>
@@ -178,25 +119,20 @@ internal static class ValueNormalizer
     internal static string NotScalar(string field, string name, object value) =>
         $"{field} is a {value.GetType().Name}, which is not a scalar: {Accepted}. Flatten nested objects into names such as \"{name}.field\", or convert the value to a string or number.";
 
-    private static bool TryCopy(JsonElement element, out FeatureValue normalized)
+    /// <summary>A copy of a scalar element; null (refused) for an object, an array or a disposed document.</summary>
+    private static FeatureValue? Copy(JsonElement element)
     {
-        normalized = default;
-
         // Copied: the caller may dispose its JsonDocument as soon as the call returns, long before the event is sent.
         // Reading an already disposed one throws here, on the caller's thread, and refuses the value.
         try
         {
-            if (element.ValueKind is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
-            {
-                return false;
-            }
-
-            normalized = FeatureValue.FromNormalizedReference(element.Clone());
-            return true;
+            return element.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null
+                ? FeatureValue.FromNormalizedReference(element.Clone())
+                : null;
         }
         catch (ObjectDisposedException)
         {
-            return false;
+            return null;
         }
     }
 }

@@ -111,24 +111,14 @@ internal static class EventWriter
     }
 
     // The default format is the shortest string that round-trips (as "R" is since .NET Core 3.0), about 10 % faster.
-    private static void WriteFloating(Utf8JsonWriter writer, double value)
+    private static void WriteFloating<T>(Utf8JsonWriter writer, T value)
+        where T : IUtf8SpanFormattable, IFormattable
     {
+        // 40 bytes hold any double or float (the longest is 24 characters); the fallback is for safety only.
         Span<byte> buffer = stackalloc byte[40];
         if (!value.TryFormat(buffer, out var written, default, CultureInfo.InvariantCulture))
         {
-            writer.WriteNumberValue(value);
-            return;
-        }
-
-        WriteWithDecimalPoint(writer, buffer, written);
-    }
-
-    private static void WriteFloating(Utf8JsonWriter writer, float value)
-    {
-        Span<byte> buffer = stackalloc byte[40];
-        if (!value.TryFormat(buffer, out var written, default, CultureInfo.InvariantCulture))
-        {
-            writer.WriteNumberValue(value);
+            writer.WriteRawValue(value.ToString(null, CultureInfo.InvariantCulture), skipInputValidation: true);
             return;
         }
 
